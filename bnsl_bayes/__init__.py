@@ -1,0 +1,17 @@
+"""Bayesian inference for Broken Neural Scaling Laws.
+
+>>> import bnsl_bayes
+>>> fit = bnsl_bayes.fit(x, y, breaks=1, seed=0)          # doctest: +SKIP
+>>> fit.forecast([1e9, 1e10], prob=0.9)                    # doctest: +SKIP
+>>> fit.break_positions(); fit.reach(0.5)                  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .compare import averaged_forecast, compare  # noqa: E402
+from .fit import Fit, fit  # noqa: E402
+from .forms import bnsl  # noqa: E402
+from .io import load  # noqa: E402
+from .spec import load_spec  # noqa: E402
+
+__all__ = ["Fit", "averaged_forecast", "bnsl", "compare", "fit", "load", "load_spec", "__version__"]

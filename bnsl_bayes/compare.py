@@ -1,0 +1,80 @@
+"""Comparing numbers of breaks by LOO, and model-averaged forecasts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import forecast as fc
+from .validate import check_prob, check_x_new
+
+
+def _named(fits) -> dict:
+    if isinstance(fits, dict):
+        named = dict(fits)
+    else:
+        named = {}
+        for f in fits:
+            name = f.spec.name
+            if name in named:
+                raise ValueError(f"two fits are both named {name!r}: pass a dict of name -> fit")
+            named[name] = f
+    if len(named) < 2:
+        raise ValueError("compare needs at least two fits")
+    first = next(iter(named.values()))
+    for name, f in named.items():
+        if not (np.array_equal(f.x, first.x) and np.array_equal(f.y, first.y)):
+            raise ValueError(f"fit {name!r} was fitted to different data; LOO compares fits of the same data")
+    return named
+
+
+def compare(fits, method: str = "stacking") -> pd.DataFrame:
+    """PSIS-LOO comparison (ArviZ) of fits of the same data, best first.
+
+    Columns follow `arviz.compare`: elpd_loo, p_loo, elpd_diff, weight (stacking weights by
+    default), se, dse, warning. Pass a list of fits (named by spec) or a dict name -> fit.
+    """
+    import warnings
+
+    import arviz as az
+
+    named = _named(fits)
+    with warnings.catch_warnings():
+        # Pareto-k warnings are reported in the table's `warning` column instead.
+        warnings.simplefilter("ignore", UserWarning)
+        return az.compare({k: f.idata for k, f in named.items()}, ic="loo", method=method)
+
+
+def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,
+                   seed: int = 0) -> xr.DataArray:
+    """Draws of y at x_new from the mixture of fits with LOO stacking weights (or given weights).
+
+    Each fit contributes round(weight x n_draws) of its draws, so the result is a proper
+    sample of the model-averaged posterior (predictive), dims (sample, x).
+    """
+    named = _named(fits)
+    if weights is None:
+        weights = compare(named)["weight"].to_dict()
+    w = np.array([max(float(weights.get(k, 0.0)), 0.0) for k in named])
+    if not w.sum() > 0:
+        raise ValueError("model weights must have a positive sum")
+    w = w / w.sum()
+    x_new = check_x_new(x_new)
+    rng = np.random.default_rng(seed)
+    pieces = []
+    for (name, f), wk in zip(named.items(), w):
+        y = f.draws(x_new, kind=kind).values.reshape(-1, len(x_new))
+        k = int(round(wk * len(y)))
+        if k:
+            pieces.append(y[rng.choice(len(y), size=k, replace=False)])
+    y = np.concatenate(pieces)
+    return xr.DataArray(y, dims=("sample", "x"), coords={"x": x_new}, name="y")
+
+
+def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
+                      weights: dict | None = None) -> pd.DataFrame:
+    """Model-averaged forecast: same columns as `Fit.forecast` (x, median, mean, lower, upper)."""
+    prob = check_prob(prob)
+    y = averaged_draws(fits, x_new, kind=kind, weights=weights)
+    return fc.summarize(np.log(y).rename({"sample": "draw"}).expand_dims("chain"), prob)

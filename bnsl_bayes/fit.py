@@ -1,0 +1,238 @@
+"""`fit(x, y)` -> `Fit`: the posterior of one curve and everything asked of it."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import forecast as fc
+from .model import CurveData
+from .sampling import sample
+from .spec import ModelSpec, load_spec
+from .validate import check_prob, check_x_new, check_xy
+
+R_HAT_LIMIT = 1.01
+
+
+class Fit:
+    """A fitted BNSL posterior. Build with `bnsl_bayes.fit` or `bnsl_bayes.load`.
+
+    Intervals everywhere are central (equal-tailed) posterior intervals: the `prob` interval runs
+    from the (1-prob)/2 to the (1+prob)/2 quantile, so they transform exactly between y and log y.
+    """
+
+    def __init__(self, idata):
+        self.idata = idata
+        attrs = idata.posterior.attrs
+        self.spec = ModelSpec.from_dict(json.loads(attrs["spec"]), source="saved fit")
+        self.seed = int(attrs["seed"])
+        self.x_name = attrs.get("x_name", "x")
+        self.y_name = attrs.get("y_name", "y")
+
+    # data --------------------------------------------------------------------------------------
+    @property
+    def x(self) -> np.ndarray:
+        return self.idata.observed_data["x"].values
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.idata.observed_data["y"].values
+
+    @property
+    def breaks(self) -> int:
+        return self.spec.breaks
+
+    def __repr__(self) -> str:
+        d = self.diagnostics()
+        return (f"<Fit {self.spec.name}: {len(self.x)} points, x in [{self.x.min():.4g}, {self.x.max():.4g}], "
+                f"{d['draws']} draws, r_hat_max={d['r_hat_max']:.3f}, divergences={d['divergences']}>")
+
+    # posterior curves --------------------------------------------------------------------------
+    def _log_draws(self, x_new, kind: str) -> xr.DataArray:
+        x_new = check_x_new(x_new)
+        if kind == "predictive":
+            return fc.log_predictive_draws(self.idata.posterior, x_new, self.seed)
+        if kind == "curve":
+            return fc.log_curve_draws(self.idata.posterior, x_new)
+        raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
+
+    def draws(self, x_new, kind: str = "predictive") -> xr.DataArray:
+        """Posterior draws of y at x_new, dims (chain, draw, x).
+
+        kind="predictive" includes observation noise (what a new run would measure);
+        kind="curve" is the noise-free scaling law.
+        """
+        return np.exp(self._log_draws(x_new, kind)).rename("y")
+
+    def forecast(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
+        """Posterior forecast at x_new: columns x, median, mean, lower, upper.
+
+        lower/upper bound the central (equal-tailed) `prob` interval. By default the posterior
+        predictive (observation noise included); kind="curve" for the noise-free law.
+
+        >>> fit.forecast([1e3, 1e4], prob=0.9)  # doctest: +SKIP
+        """
+        ly = self._log_draws(x_new, kind)
+        prob = check_prob(prob)
+        return fc.summarize(ly, prob)
+
+    def log_predictive_density(self, x_new, y_new) -> np.ndarray:
+        """log posterior predictive density of each observed y_new at x_new (density of y)."""
+        x_new, y_new = check_xy(x_new, y_new, "x_new", "y_new", min_distinct_x=1)
+        return fc.log_predictive_density(self.idata.posterior, x_new, y_new)
+
+    # breaks and targets ------------------------------------------------------------------------
+    def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
+        """Where each break sits, in x units: columns break, median, lower, upper, prob_beyond_data.
+
+        prob_beyond_data is the posterior probability that the break lies past the largest x
+        fitted: a break the data cannot have seen yet.
+        """
+        prob = check_prob(prob)
+        cols = ["break", "median", "lower", "upper", "prob_beyond_data"]
+        if self.breaks == 0:
+            return pd.DataFrame(columns=cols)
+        log_d = self.idata.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
+        lo, med, hi = np.quantile(log_d, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=1)
+        beyond = (log_d > np.log(self.x.max())).mean(axis=1)
+        return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
+                             "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond})[cols]
+
+    def reach_draws(self, target: float, x_max: float | None = None, n_grid: int = 2000) -> np.ndarray:
+        """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max)."""
+        if not (np.isfinite(target) and target > 0):
+            raise ValueError(f"target must be a finite number > 0, got {target!r}")
+        x_lo = self.x.min()
+        x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
+        if not x_max > x_lo:
+            raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
+        grid = np.geomspace(x_lo, x_max, n_grid)
+        curves = fc.log_curve_draws(self.idata.posterior, grid).values.reshape(-1, n_grid)
+        # Which way the target lies: below the curve where the data ends (loss going down) or above.
+        below = np.log(target) <= np.median(curves[:, np.searchsorted(grid, self.x.max())])
+        return fc.crossing_x(curves, np.log(grid), np.log(target), below)
+
+    def reach(self, target: float, prob: float = 0.9, x_max: float | None = None) -> pd.Series:
+        """When the curve reaches `target`: the posterior of that x.
+
+        Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
+        reach the target), prob_reached (share of draws reaching it by x_max) and x_max searched
+        (default 1000 x the largest fitted x).
+        """
+        prob = check_prob(prob)
+        x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
+        xs = self.reach_draws(target, x_max)
+        lo, med, hi = np.quantile(xs, [(1 - prob) / 2, 0.5, (1 + prob) / 2])
+        return pd.Series({"target": float(target), "median": med, "lower": lo, "upper": hi,
+                          "prob_reached": float(np.isfinite(xs).mean()), "x_max": x_max})
+
+    # checks ------------------------------------------------------------------------------------
+    def diagnostics(self) -> dict:
+        """Convergence checks: r_hat_max, ess_bulk_min, ess_tail_min, divergences, draws, chains."""
+        import arviz as az
+
+        post = self.idata.posterior
+        names = [v for v in ("limit_fraction", "log_offset", "c0", "c", "delta", "phi", "sigma", "nu") if v in post]
+        rhat = az.rhat(post[names])
+        ess_b = az.ess(post[names], method="bulk")
+        ess_t = az.ess(post[names], method="tail")
+        mx = lambda ds: float(np.nanmax([float(np.nanmax(ds[v].values)) for v in ds.data_vars]))  # noqa: E731
+        mn = lambda ds: float(np.nanmin([float(np.nanmin(ds[v].values)) for v in ds.data_vars]))  # noqa: E731
+        return {
+            "r_hat_max": mx(rhat),
+            "ess_bulk_min": mn(ess_b),
+            "ess_tail_min": mn(ess_t),
+            "divergences": int(self.idata.sample_stats["diverging"].values.sum()),
+            "chains": int(post.sizes["chain"]),
+            "draws": int(post.sizes["chain"] * post.sizes["draw"]),
+        }
+
+    def warn_if_unconverged(self) -> None:
+        d = self.diagnostics()
+        problems = []
+        if d["divergences"]:
+            problems.append(f"{d['divergences']} divergent transitions")
+        if not d["r_hat_max"] <= R_HAT_LIMIT:
+            problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT}")
+        if problems:
+            warnings.warn(
+                f"{self.spec.name} fit: {' and '.join(problems)}. Remedies: raise target_accept "
+                "(e.g. fit(..., target_accept=0.99)), sample longer (tune=2000), or try fewer breaks "
+                "and compare them with bnsl_bayes.compare.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def summary(self, prob: float = 0.9) -> pd.DataFrame:
+        """Posterior summary of the natural parameters (a, b, c0, c, d, f, sigma)."""
+        import arviz as az
+
+        post = self.idata.posterior
+        out = xr.Dataset({"a": np.exp(post["log_a"]), "log_b": post["log_b"], "c0": post["c0"]})
+        if self.breaks:
+            out = out.assign(c=post["c"], d=np.exp(post["log_d"]), f=post["f"])
+        out = out.assign(sigma=post["sigma"])
+        if "nu" in post:
+            out = out.assign(nu=post["nu"])
+        return az.summary(out, hdi_prob=prob, kind="stats", stat_focus="median")
+
+    def save(self, path) -> None:
+        """Write the fit to netCDF atomically (temporary file, then rename)."""
+        from .io import save_fit
+
+        save_fit(self, path)
+
+
+def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict, x_name: str, y_name: str):
+    """Attach observed data, pointwise log-likelihood and metadata to sampled InferenceData."""
+    import arviz as az
+
+    from . import __version__
+    from .io import FORMAT_VERSION
+
+    obs = xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
+    ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
+    out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
+                           observed_data=obs, log_likelihood=ll)
+    out.posterior.attrs.update({
+        "bnsl_bayes_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "spec": json.dumps(spec.to_dict()),
+        "sampler": json.dumps(sampler),
+        "seed": int(seed),
+        "x_name": x_name,
+        "y_name": y_name,
+    })
+    return out
+
+
+def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict | None = None,
+        likelihood: str | None = None, x_name: str | None = None, y_name: str | None = None,
+        progress: bool = False, warn: bool = True, **sampler) -> Fit:
+    """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
+
+    x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
+    spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
+    priors / likelihood: overrides of the spec. sampler: chains, tune, draws, target_accept,
+    backend ("nutpie" default, "pymc", "numpyro").
+
+    >>> f = fit([1e6, 2e6, 4e6, 8e6, 1.6e7], [0.9, 0.8, 0.72, 0.66, 0.62], breaks=0)  # doctest: +SKIP
+    >>> f.forecast([3.2e7])  # doctest: +SKIP
+    """
+    x_name = x_name or getattr(x, "name", None) or "x"
+    y_name = y_name or getattr(y, "name", None) or "y"
+    xs, ys = check_xy(x, y, str(x_name), str(y_name))
+    if spec is None:
+        if breaks is None or isinstance(breaks, bool) or not isinstance(breaks, (int, np.integer)) or breaks < 0:
+            raise ValueError(f"breaks must be an integer >= 0, got {breaks!r}")
+        spec = f"bnsl-{int(breaks)}"
+    spec = load_spec(spec, priors=priors, likelihood=likelihood)
+    idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
+    result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name)))
+    if warn:
+        result.warn_if_unconverged()
+    return result

@@ -1,0 +1,59 @@
+"""Saving and loading fits (netCDF via ArviZ), written atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+# Bump when the layout of a saved fit changes in a way older readers cannot interpret.
+FORMAT_VERSION = 1
+
+
+def atomic_write(path, write) -> Path:
+    """Call write(tmp_path) then rename onto `path`, so a crash never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_fit(fit, path) -> Path:
+    return atomic_write(path, lambda tmp: fit.idata.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def load(path):
+    """Load a fit saved with `Fit.save`; refuses files from an incompatible format version.
+
+    >>> fit = load("fit.nc")  # doctest: +SKIP
+    """
+    import arviz as az
+
+    from .fit import Fit
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved fit at {path}")
+    try:
+        idata = az.from_netcdf(path, engine="h5netcdf")
+    except Exception as e:  # a truncated or foreign file: say which, not an HDF5 traceback
+        raise ValueError(f"{path} is not a readable bnsl-bayes fit ({type(e).__name__}: {e})") from None
+    idata.load() if hasattr(idata, "load") else None
+    attrs = getattr(idata.get("posterior"), "attrs", {}) if "posterior" in idata else {}
+    if "format_version" not in attrs or "spec" not in attrs:
+        raise ValueError(f"{path} is not a bnsl-bayes fit (no format_version/spec metadata)")
+    version = int(attrs["format_version"])
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} was written by bnsl-bayes {attrs.get('bnsl_bayes_version', '?')} in format {version}; "
+            f"this version reads format {FORMAT_VERSION}. Refit with this version."
+        )
+    return Fit(idata)

@@ -1,0 +1,100 @@
+"""NUTS sampling with a compile cache.
+
+nutpie (default) compiles a model once per spec; later curves of the same spec reuse it through
+`with_data`, which is what makes a second fit cost about a second. PyMC's own NUTS and NumPyro are
+available on request for cross-checks.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from .model import CurveData, build_model
+from .spec import ModelSpec
+
+_COMPILED: dict[str, object] = {}
+_LOCK = threading.Lock()
+
+
+def compiled_model(spec: ModelSpec, data: CurveData):
+    """The nutpie-compiled model for `spec`, with `data` swapped in (compiled on first use)."""
+    import nutpie
+
+    key = spec.model_key()
+    with _LOCK:
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            compiled = nutpie.compile_pymc_model(build_model(spec, data))
+            _COMPILED[key] = compiled
+    return compiled.with_data(**data.shared())
+
+
+def is_compiled(spec: ModelSpec) -> bool:
+    return spec.model_key() in _COMPILED
+
+
+def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = False, cores: int | None = None,
+           **overrides):
+    """Sample the posterior; returns arviz InferenceData with posterior and sample_stats only.
+
+    `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
+    """
+    settings = {"backend": "nutpie", "chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9}
+    settings.update(spec.sampler)
+    unknown = set(overrides) - set(settings)
+    if unknown:
+        raise TypeError(f"unknown sampler option(s) {sorted(unknown)}; allowed: {sorted(settings)}")
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    backend = settings.pop("backend")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if backend == "nutpie":
+        import nutpie
+
+        compiled = compiled_model(spec, data)
+        idata = nutpie.sample(
+            compiled,
+            draws=settings["draws"],
+            tune=settings["tune"],
+            chains=settings["chains"],
+            cores=cores or min(settings["chains"], 2),
+            seed=int(seed),
+            target_accept=settings["target_accept"],
+            save_warmup=False,
+            progress_bar=progress,
+        )
+    elif backend in ("pymc", "numpyro"):
+        import pymc as pm
+
+        logging.getLogger("pymc").setLevel(logging.ERROR)
+        with build_model(spec, data):
+            idata = pm.sample(
+                draws=settings["draws"],
+                tune=settings["tune"],
+                chains=settings["chains"],
+                cores=cores or min(settings["chains"], 2),
+                random_seed=int(seed),
+                target_accept=settings["target_accept"],
+                nuts_sampler=backend,
+                progressbar=progress,
+                compute_convergence_checks=False,
+                idata_kwargs={"log_likelihood": False},
+            )
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use 'nutpie', 'pymc' or 'numpyro'")
+    return _tidy(idata), {"backend": backend, **settings}
+
+
+def _tidy(idata):
+    """Keep posterior and sample_stats; drop transformed coordinates (nutpie names them `*__`)."""
+    import arviz as az
+
+    post = idata.posterior
+    post = post[[v for v in post.data_vars if not v.endswith("__")]]
+    stats = idata.sample_stats
+    keep = [v for v in ("diverging", "tree_depth", "energy", "step_size", "n_steps", "lp", "logp",
+                        "mean_tree_accept", "acceptance_rate") if v in stats]
+    return az.InferenceData(posterior=post, sample_stats=stats[keep])

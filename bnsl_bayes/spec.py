@@ -1,0 +1,164 @@
+"""Model specs: number of breaks, priors, likelihood and sampler defaults.
+
+A spec is plain data read from TOML (``models/bnsl-1.toml`` ships with the package) so that a
+fit can record exactly which model produced it. Priors are overridable from Python::
+
+    spec = load_spec("bnsl-1", priors={"c0": {"dist": "Normal", "mu": 0.5, "sigma": 0.5}})
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+# Distribution names a spec may use, with the parameters each takes. Kept small on purpose:
+# every entry must have a PyMC class of the same name and a NumPy sampler in `prior_draws`.
+DISTRIBUTIONS = {
+    "Normal": ("mu", "sigma"),
+    "HalfNormal": ("sigma",),
+    "LogNormal": ("mu", "sigma"),
+    "StudentT": ("nu", "mu", "sigma"),
+    "HalfStudentT": ("nu", "sigma"),
+    "Beta": ("alpha", "beta"),
+    "Gamma": ("alpha", "beta"),
+    "Exponential": ("lam",),
+    "Uniform": ("lower", "upper"),
+}
+
+PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "delta", "phi", "sigma", "nu")
+LIKELIHOODS = ("normal", "student_t")
+BACKENDS = ("nutpie", "pymc", "numpyro")
+SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A complete, validated model description. Build with `load_spec`."""
+
+    name: str
+    breaks: int
+    likelihood: str
+    priors: dict
+    sampler: dict
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "breaks": self.breaks,
+            "likelihood": self.likelihood,
+            "priors": copy.deepcopy(self.priors),
+            "sampler": dict(self.sampler),
+        }
+
+    def model_key(self) -> str:
+        """Hash of what changes the compiled model (not the sampler settings)."""
+        d = self.to_dict()
+        key = {k: d[k] for k in ("breaks", "likelihood", "priors")}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "<dict>") -> "ModelSpec":
+        unknown = set(d) - {"name", "description", "breaks", "likelihood", "priors", "sampler"}
+        if unknown:
+            raise ValueError(f"{source}: unknown keys {sorted(unknown)}")
+        breaks = d.get("breaks")
+        if not isinstance(breaks, int) or isinstance(breaks, bool) or breaks < 0:
+            raise ValueError(f"{source}: 'breaks' must be an integer >= 0, got {breaks!r}")
+        likelihood = d.get("likelihood", "normal")
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"{source}: 'likelihood' must be one of {LIKELIHOODS}, got {likelihood!r}")
+        priors = copy.deepcopy(d.get("priors", {}))
+        missing = [p for p in PARAMETERS if p not in priors]
+        if missing:
+            raise ValueError(f"{source}: priors missing for {missing}")
+        for pname, prior in priors.items():
+            _check_prior(pname, prior, source)
+        sampler = dict(d.get("sampler", {}))
+        bad = set(sampler) - set(SAMPLER_KEYS)
+        if bad:
+            raise ValueError(f"{source}: unknown sampler keys {sorted(bad)}; allowed {SAMPLER_KEYS}")
+        if sampler.get("backend", "nutpie") not in BACKENDS:
+            raise ValueError(f"{source}: sampler backend must be one of {BACKENDS}, got {sampler['backend']!r}")
+        return cls(
+            name=str(d.get("name", f"bnsl-{breaks}")),
+            breaks=breaks,
+            likelihood=likelihood,
+            priors=priors,
+            sampler=sampler,
+            description=str(d.get("description", "")),
+        )
+
+
+def _check_prior(pname: str, prior, source: str) -> None:
+    if pname not in PARAMETERS:
+        raise ValueError(f"{source}: unknown prior {pname!r}; parameters are {PARAMETERS}")
+    if not isinstance(prior, dict) or "dist" not in prior:
+        raise ValueError(f"{source}: prior {pname!r} must be a table with a 'dist' key, got {prior!r}")
+    dist = prior["dist"]
+    if dist not in DISTRIBUTIONS:
+        raise ValueError(f"{source}: prior {pname!r} uses unknown dist {dist!r}; known: {sorted(DISTRIBUTIONS)}")
+    args = {k: v for k, v in prior.items() if k != "dist"}
+    if set(args) != set(DISTRIBUTIONS[dist]):
+        raise ValueError(
+            f"{source}: prior {pname!r} ({dist}) needs parameters {DISTRIBUTIONS[dist]}, got {sorted(args)}"
+        )
+    for k, v in args.items():
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            raise ValueError(f"{source}: prior {pname!r} parameter {k!r} must be a number, got {v!r}")
+
+
+def builtin_specs() -> list[str]:
+    """Names of the specs shipped in ``models/``."""
+    return sorted(p.name[:-5] for p in resources.files("bnsl_bayes.models").iterdir() if p.name.endswith(".toml"))
+
+
+def load_spec(spec="bnsl-1", *, breaks: int | None = None, likelihood: str | None = None,
+              priors: dict | None = None, sampler: dict | None = None) -> ModelSpec:
+    """Read a spec by name (``"bnsl-1"``), from a TOML path, or pass a ModelSpec/dict through.
+
+    ``breaks`` picks the shipped ``bnsl-{breaks}`` spec when ``spec`` is not given explicitly;
+    ``priors`` entries replace whole priors; ``sampler`` entries replace single settings.
+
+    >>> load_spec("bnsl-2").breaks
+    2
+    """
+    if isinstance(spec, ModelSpec):
+        base = spec.to_dict()
+        source = spec.name
+    elif isinstance(spec, dict):
+        base, source = copy.deepcopy(spec), "<dict>"
+    else:
+        text, source = _read_spec_text(str(spec))
+        try:
+            base = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{source}: not valid TOML: {e}") from None
+    if breaks is not None and breaks != base.get("breaks"):
+        raise ValueError(f"spec {source} has {base.get('breaks')} breaks but breaks={breaks} was asked for")
+    if likelihood is not None:
+        base["likelihood"] = likelihood
+    if priors:
+        base.setdefault("priors", {}).update(copy.deepcopy(priors))
+    if sampler:
+        base.setdefault("sampler", {}).update(sampler)
+    return ModelSpec.from_dict(base, source)
+
+
+def _read_spec_text(spec: str) -> tuple[str, str]:
+    path = Path(spec)
+    if spec.endswith(".toml") or path.exists():
+        if not path.is_file():
+            raise ValueError(f"model spec file not found: {spec}")
+        return path.read_text(), str(path)
+    res = resources.files("bnsl_bayes.models") / f"{spec}.toml"
+    if not res.is_file():
+        raise ValueError(f"unknown model spec {spec!r}; shipped specs are {builtin_specs()} (or give a .toml path)")
+    return res.read_text(), f"models/{spec}.toml"
