@@ -110,7 +110,9 @@ def default_grid(x, y, breaks: int = 1) -> dict:
     log-spaced from 1e-2 to 1e2 times max y), ``c0`` (initial slope, 0..1), and per break ``c``
     (slope change, -1..8 with one break, coarser with more), ``d`` (break position, log-spaced from
     half a decade below min x to a decade above max x) and ``f`` (sharpness, log-spaced 0.02..2).
-    With 1 break this is 11 x 13 x 9 x 10 x 16 x 7 = 1,441,440 grid points.
+    With 1 break this is 11 x 13 x 9 x 10 x 16 x 7 = 1,441,440 grid points (about 0.2 s for 14 points,
+    3-5 s for 400 points, grid and local fit, on one core here). With 2 breaks (break positions
+    increasing) it is 6,486,480 points: about 7 s for 14 points, and proportionally longer for more.
 
     >>> g = default_grid([100.0, 1000.0], [2.0, 1.0])
     >>> len(g["d"]), round(float(g["d"][0]), 2), round(float(g["d"][-1]))
@@ -196,7 +198,9 @@ def _scan_grid(lx, y, grid, breaks: int, log_xref: float):
     """
     c0, c, logd, f = _break_combinations(grid, breaks, log_xref)
     a_vals, b_vals = grid["a"], grid["b"]
-    target = np.log1p(y)
+    # The scan is a coarse screen, so it runs in float32 (about 5x faster here than float64 log1p);
+    # the local fit that follows is float64. log(1 + a + b g) equals log1p(a + b g) to float32 precision.
+    target = np.log1p(y).astype(np.float32)
     n = y.size
     best = np.full(c0.size, np.inf)
     arg = np.zeros((c0.size, 2), dtype=int)
@@ -206,11 +210,14 @@ def _scan_grid(lx, y, grid, breaks: int, log_xref: float):
             sl = slice(start, min(start + chunk, c0.size))
             # The curve with b = 1 at the reference x: exp(log_excess) at log b = 0.
             g = np.exp(log_excess(lx[None, :], 0.0, c0[sl, None], c[sl, None, :], logd[sl, None, :], f[sl, None, :]))
-            bg = b_vals[None, :, None] * g[:, None, :]  # (shapes, n_b, n)
+            bg = (b_vals[None, :, None] * g[:, None, :]).astype(np.float32)  # (shapes, n_b, n)
+            r = np.empty_like(bg)
             rows = np.arange(sl.stop - sl.start)
             for ia, a in enumerate(a_vals):
-                r = np.log1p(a + bg) - target
-                loss = np.einsum("ijk,ijk->ij", r, r) / n
+                np.add(bg, np.float32(1.0 + a), out=r)
+                np.log(r, out=r)
+                r -= target
+                loss = np.einsum("ijk,ijk->ij", r, r).astype(float) / n
                 loss[~np.isfinite(loss)] = np.inf
                 jb = np.argmin(loss, axis=1)
                 lmin = loss[rows, jb]
@@ -244,8 +251,8 @@ def _unpack(theta, breaks: int):
 
 
 def _residuals(theta, lx, target, breaks: int):
-    a, log_b, c0, c, logd, f = _unpack(theta, breaks)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        a, log_b, c0, c, logd, f = _unpack(theta, breaks)
         log_a = np.log(a) if a > 0 else -np.inf
         y_pred = np.exp(log_curve(lx, log_a, log_b, c0, c[None, :], logd[None, :], f[None, :]))
         r = np.log1p(y_pred) - target
