@@ -1,0 +1,210 @@
+"""Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
+
+Every function takes a `Fit` (fresh or loaded from disk) and draws on `ax` if given, else on a new
+figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
+shows exactly what the API reports.
+
+>>> from bnsl_bayes.plots import plot_forecast
+>>> fig, ax = plot_forecast(fit, heldout=(x_test, y_test))   # doctest: +SKIP
+>>> fig.savefig("forecast.png")                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_breaks", "plot_diagnostics", "plot_forecast", "plot_reach"]
+
+# One colour family for the posterior, a contrasting one for data the fit never saw.
+_POSTERIOR = "tab:blue"
+_OBSERVED = "black"
+_HELDOUT = "tab:red"
+_WINDOW = "0.85"
+
+
+def _axes(ax, figsize=(6.4, 4.4)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax.figure, ax
+
+
+def _as_xy(heldout):
+    """Held-out data as two float arrays, from (x, y) or a two-column DataFrame."""
+    if hasattr(heldout, "columns"):
+        if heldout.shape[1] != 2:
+            raise ValueError("heldout DataFrame must have exactly two columns (x, y)")
+        heldout = (heldout.iloc[:, 0], heldout.iloc[:, 1])
+    x, y = heldout
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def _log_density(ax, values, color, label, bins=50):
+    """Histogram of positive values as a density per decade of x, drawn on a log x axis.
+
+    Bins are even in log10 x, so the shape does not depend on where in x the mass sits.
+    """
+    logs = np.log10(values)
+    dens, edges = np.histogram(logs, bins=bins, density=True)
+    ax.stairs(dens, 10**edges, fill=True, alpha=0.35, color=color, label=label)
+    ax.stairs(dens, 10**edges, color=color, linewidth=1)
+
+
+def _shade_data_window(ax, fit, label="data window"):
+    ax.axvspan(fit.x.min(), fit.x.max(), color=_WINDOW, alpha=0.6, zorder=0, label=label)
+    # A rug of the fitted x, so one sees where inside the window the data actually sits.
+    ax.vlines(fit.x, 0, 0.04, transform=ax.get_xaxis_transform(), color=_OBSERVED, linewidth=1,
+              label="fitted x")
+
+
+def _readable_log_ticks(ax):
+    """Plain numbers (0.5, 200) instead of 5x10^-1 on log axes whose values are of everyday size.
+
+    Matplotlib writes every log tick in scientific notation; for a loss between 0.3 and 2 or
+    a size between 100 and 1000 plain numbers read faster. Huge or tiny ranges keep 10^k.
+    Minor ticks get labels only when the axis spans few decades (else they would collide).
+    """
+    from matplotlib import ticker
+
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if axis.get_scale() != "log" or not (1e-3 <= lo and hi <= 1e5):
+            continue
+        decades = np.log10(hi / lo)
+        keep = {2, 3, 4, 6} if decades < 1.2 else {2, 5} if decades < 2.5 else set()
+
+        def minor(v, _pos, keep=keep):
+            lead = round(v / 10 ** np.floor(np.log10(v)))
+            return f"{v:g}" if lead in keep else ""
+
+        axis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+        axis.set_minor_formatter(ticker.FuncFormatter(minor))
+
+
+def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind="predictive",
+                  logx=True, logy=True, n_grid=200):
+    """Posterior forecast: median line, central `prob` bands, data, extrapolation region.
+
+    x_max: right end of the curve (default twice the largest fitted x, widened to cover `heldout`).
+    heldout: points the fit did not see, as (x, y) or a two-column DataFrame; drawn in red.
+    kind: "predictive" (bands include observation noise) or "curve" (the noise-free law).
+    Returns (fig, ax).
+    """
+    fig, ax = _axes(ax)
+    x_fit_max = float(fit.x.max())
+    held = _as_xy(heldout) if heldout is not None else None
+    if x_max is None:
+        x_max = 2 * x_fit_max
+        if held is not None and held[0].size:
+            x_max = max(x_max, 1.05 * float(held[0].max()))
+    x_min = float(fit.x.min())
+    if held is not None and held[0].size:
+        x_min = min(x_min, float(held[0].min()))
+    if not x_max > x_min:
+        raise ValueError(f"x_max={x_max} must exceed the smallest x plotted ({x_min})")
+    grid = np.geomspace(x_min, x_max, n_grid) if logx else np.linspace(x_min, x_max, n_grid)
+
+    probs = sorted(np.atleast_1d(prob), reverse=True)  # widest band first, so narrower ones sit on top
+    median = None
+    for i, p in enumerate(probs):
+        fc = fit.forecast(grid, prob=float(p), kind=kind)
+        alpha = 0.18 + 0.22 * i / max(len(probs) - 1, 1)
+        ax.fill_between(fc["x"], fc["lower"], fc["upper"], color=_POSTERIOR, alpha=alpha, linewidth=0,
+                        label=f"{p:.0%} interval")
+        median = fc["median"]
+    ax.plot(grid, median, color=_POSTERIOR, linewidth=2, label="posterior median")
+
+    if x_max > x_fit_max:
+        ax.axvspan(x_fit_max, x_max, color=_WINDOW, alpha=0.5, zorder=0, label="extrapolation")
+    ax.scatter(fit.x, fit.y, s=18, color=_OBSERVED, zorder=3, label="fitted data")
+    if held is not None:
+        ax.scatter(held[0], held[1], s=36, marker="X", color=_HELDOUT, zorder=4, label="held out")
+
+    ax.set_xscale("log" if logx else "linear")
+    ax.set_yscale("log" if logy else "linear")
+    ax.set_xlim(x_min if not logx else x_min / 1.05, x_max)
+    ax.set_xlabel(fit.x_name)
+    ax.set_ylabel(fit.y_name)
+    what = "posterior predictive" if kind == "predictive" else "posterior curve"
+    ax.set_title(f"{fit.spec.name}: {what}")
+    ax.legend(loc="best", fontsize="small")
+    _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_breaks(fit, prob=0.9, ax=None, bins=50):
+    """Posterior density of each break position (log x), with the data window shaded.
+
+    The title gives each break's median and central `prob` interval from `Fit.break_positions`.
+    Returns (fig, ax).
+    """
+    if fit.breaks == 0:
+        raise ValueError(f"{fit.spec.name} has no breaks to plot")
+    fig, ax = _axes(ax)
+    _shade_data_window(ax, fit)
+    summary = fit.break_positions(prob)
+    log_d = fit.idata.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
+    colors = ["tab:purple", "tab:orange", "tab:green", "tab:brown"]
+    for k, row in summary.iterrows():
+        color = colors[k % len(colors)]
+        label = (f"break {int(row['break'])}: {row['median']:.4g} "
+                 f"[{row['lower']:.4g}, {row['upper']:.4g}]")
+        _log_density(ax, np.exp(log_d[k]), color, label, bins=bins)
+        ax.axvline(row["median"], color=color, linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"break position ({fit.x_name})")
+    ax.set_ylabel("posterior density per decade")
+    ax.set_title(f"{fit.spec.name}: break positions (median [{prob:.0%} interval])")
+    ax.legend(loc="best", fontsize="small")
+    _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50):
+    """Posterior density of the x where the noise-free curve first reaches `target`.
+
+    Draws that never reach it by x_max (default 1000x the largest fitted x, as in `Fit.reach`)
+    are not in the histogram; their share is in the title as 1 - P(reached). Returns (fig, ax).
+    """
+    fig, ax = _axes(ax)
+    summary = fit.reach(target, prob=prob, x_max=x_max)
+    xs = fit.reach_draws(target, x_max=summary["x_max"])
+    reached = xs[np.isfinite(xs)]
+    _shade_data_window(ax, fit)
+    if reached.size:
+        _log_density(ax, reached, _POSTERIOR, f"x reaching {fit.y_name} = {target:.4g}", bins=bins)
+        if np.isfinite(summary["median"]):
+            ax.axvline(summary["median"], color=_POSTERIOR, linestyle="--", linewidth=1,
+                       label=f"median {summary['median']:.4g}")
+    else:
+        ax.text(0.5, 0.5, "no posterior draw reaches the target", transform=ax.transAxes, ha="center")
+    ax.set_xscale("log")
+    ax.set_xlabel(fit.x_name)
+    ax.set_ylabel("posterior density per decade")
+    ax.set_title(f"when does {fit.y_name} reach {target:.4g}?\n"
+                 f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}")
+    ax.legend(loc="best", fontsize="small")
+    _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_diagnostics(fit, kind="rank", var_names=None):
+    """Trace (kind="trace") or rank (kind="rank") plots of the sampled parameters, via ArviZ.
+
+    The sampled parameters are the spec's prior names present in the posterior (the unconstrained
+    model coordinates NUTS actually moves in), so the chains' mixing is judged where it matters.
+    Returns the ArviZ axes array (one row per parameter).
+    """
+    import arviz as az
+
+    from .spec import PARAMETERS
+
+    if kind not in ("trace", "rank"):
+        raise ValueError(f"kind must be 'trace' or 'rank', got {kind!r}")
+    post = fit.idata.posterior
+    if var_names is None:
+        var_names = [v for v in PARAMETERS if v in post]
+    axes = az.plot_trace(fit.idata, var_names=var_names, kind="trace" if kind == "trace" else "rank_bars",
+                         compact=True, backend_kwargs={"layout": "constrained"})
+    axes[0, 0].figure.suptitle(f"{fit.spec.name}: {kind} plots ({post.sizes['chain']} chains)")
+    return axes
