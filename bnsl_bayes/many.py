@@ -1,0 +1,377 @@
+"""`fit_many`: fit one BNSL per curve of a long table, locally or on a Dask cluster, resumably.
+
+Each curve is one task that calls `bnsl_bayes.fit` and writes its own record to the store
+(`bnsl_bayes.store`). The compiled model is cached per process in `bnsl_bayes.sampling`, so a worker
+process compiles once per spec (tens of seconds of numba) and every later curve it runs reuses it
+(about a second each). Tasks are one curve each: that keeps load balancing and retries fine-grained,
+and the per-process cache makes batching unnecessary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fit import R_HAT_LIMIT, Fit, fit
+from .spec import SAMPLER_KEYS, ModelSpec, load_spec
+from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
+
+# How the default local run uses this 2-core machine, chosen by measurement (benchmarks/throughput.py,
+# 1-break curves of 12 points, 2 chains x (200 tune + 200 draws), load from other jobs present):
+#   (a) one process, curves one after another, nutpie running the 2 chains on 2 threads:
+#       compile ~40 s once, then 0.70 s per curve;
+#   (b) 2 spawned processes, each compiling once and running its chains on 1 thread:
+#       compile ~57 s (both compile at once on the 2 cores), then 0.83 s per curve overall.
+# (a) wins: chains already fill both cores, one compile instead of two, and no process start-up.
+DEFAULT_LOCAL_WORKERS = 1
+FIT_OPTIONS = (*SAMPLER_KEYS, "cores")  # what **fit_options may set
+_NOT_IN_FINGERPRINT = ("cores",)  # threads per fit change speed, not draws
+
+
+@dataclass(frozen=True)
+class CurveTask:
+    """One curve to fit: its key, where it goes in the store, and its data (with the table's row labels)."""
+
+    key: object
+    cid: str
+    fingerprint: str
+    seed: int
+    x: pd.Series
+    y: pd.Series
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every task of one fit_many call shares."""
+
+    spec: ModelSpec
+    fit_options: dict
+    store: str | None
+    group: object
+
+
+@dataclass
+class Outcome:
+    key: object
+    status: str  # "done", "skipped" or "failed"
+    error: str | None = None
+    diagnostics: dict | None = None
+    path: str | None = None
+    fit: Fit | None = None  # only without a store; with one, fits are read back from disk
+    seconds: float = 0.0
+
+
+# ---- identity of a curve's result ----------------------------------------------------------------
+def curve_seed(seed: int, key) -> int:
+    """Per-curve seed from (seed, key): results do not depend on which worker ran a curve, or when."""
+    digest = hashlib.sha256(json.dumps([int(seed), key_values(key)], default=str).encode()).hexdigest()
+    return int(digest[:8], 16) % 2**31
+
+
+def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler: dict) -> str:
+    """Hash of everything a curve's posterior depends on; a changed curve gets a new fingerprint."""
+    payload = {
+        "store_format": STORE_FORMAT,
+        "x": x.tolist(),  # the values as given, invalid ones included: fixing a bad row refits
+        "y": y.tolist(),
+        "spec": spec.to_dict(),
+        "seed": seed,
+        "sampler": {k: v for k, v in sampler.items() if k not in _NOT_IN_FINGERPRINT},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: ModelSpec, sampler: dict):
+    """Split the long table into one task per curve (sorted by key)."""
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame in long format, got {type(data).__name__}")
+    cols = [group] if isinstance(group, str) else list(group)
+    if not cols:
+        raise ValueError("group must name at least one column")
+    missing = [c for c in (x, y, *cols) if c not in data.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the data; its columns are {list(data.columns)}")
+    for c in cols:
+        na = np.flatnonzero(data[c].isna().to_numpy())
+        if na.size:  # pandas would drop these rows from every group without a word
+            raise ValueError(f"group column {c!r}: missing value at row {na[0]} (index {data.index[na[0]]!r})")
+    tasks = []
+    for key, part in data.groupby(group if isinstance(group, str) else cols, sort=True):
+        s = curve_seed(seed, key)
+        tasks.append(CurveTask(key, curve_id(key), fingerprint(part[x], part[y], spec, s, sampler), s,
+                               part[x], part[y]))
+    return tasks
+
+
+# ---- the task ------------------------------------------------------------------------------------
+def run_curve(task: CurveTask, job: Job) -> Outcome:
+    """Fit one curve and record the result; any error becomes a failed record, never an exception."""
+    t0 = time.perf_counter()
+    store = Store(job.store, job.group) if job.store else None
+    try:
+        result = fit(task.x, task.y, spec=job.spec, seed=task.seed, warn=False, **job.fit_options)
+    except Exception as e:  # bad data (ValueError naming column and row) or a sampler failure
+        return record_failure(task, job, f"{type(e).__name__}: {e}", store, time.perf_counter() - t0)
+    result.idata.posterior.attrs.update(curve_key=key_json(task.key), curve_fingerprint=task.fingerprint)
+    out = Outcome(task.key, "done", diagnostics=result.diagnostics())
+    if store is None:
+        out.fit = result
+    else:
+        out.path = str(store.write_fit(result, task.cid, task.fingerprint))
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def record_failure(task: CurveTask, job: Job, reason: str, store: Store | None = None, seconds: float = 0.0):
+    error = f"curve {task.key!r}: {reason}"
+    store = store or (Store(job.store, job.group) if job.store else None)
+    if store is not None:
+        store.write_error(task.key, task.cid, task.fingerprint, error)
+    return Outcome(task.key, "failed", error=error, seconds=seconds)
+
+
+# ---- where tasks run -----------------------------------------------------------------------------
+def _collect(completed, task_of: dict, job: Job, check_path: bool = False):
+    """Yield an Outcome per finished future; a future that raised (worker killed, pool broken) fails its curve."""
+    for fut in completed:
+        task = task_of[fut]
+        try:
+            out = fut.result()
+        except Exception as e:
+            yield record_failure(task, job, f"task lost ({type(e).__name__}: {e}); rerun to retry")
+            continue
+        if check_path and out.path and not Path(out.path).exists():
+            # Workers wrote somewhere this process cannot see: the store must be on a shared filesystem.
+            out = Outcome(task.key, "failed", error=f"curve {task.key!r}: worker wrote {out.path}, which "
+                          "this machine cannot see; put the store on a filesystem shared with the workers")
+        yield out
+
+
+def _run_here(tasks, job):
+    for t in tasks:
+        yield run_curve(t, job)
+
+
+def _run_pool(tasks, job, workers: int):
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: the parent may already hold numba/nutpie threads, which fork does not copy safely.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        task_of = {pool.submit(run_curve, t, job): t for t in tasks}
+        try:
+            yield from _collect(as_completed(task_of), task_of, job)
+        finally:
+            for f in task_of:
+                f.cancel()
+
+
+def _run_dask(tasks, job, client):
+    from distributed import Client, as_completed
+
+    own = isinstance(client, str)
+    client = Client(client) if own else client
+    try:
+        # The key names the curve and its fingerprint: resubmitting the same work is recognised as such.
+        task_of = {client.submit(run_curve, t, job, key=f"bnsl-fit-{t.cid}-{t.fingerprint}"): t for t in tasks}
+        try:
+            yield from _collect(as_completed(task_of), task_of, job, check_path=job.store is not None)
+        finally:
+            client.cancel(list(task_of))
+    finally:
+        if own:
+            client.close()
+
+
+# ---- the entry point -----------------------------------------------------------------------------
+def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: int = 0, store=None,
+             client=None, workers: int | None = None, progress: bool = False, *, spec=None,
+             priors: dict | None = None, likelihood: str | None = None, **fit_options) -> "ManyResult":
+    """Fit a BNSL to every curve of a long-format table; one curve per distinct value of `group`.
+
+    data: DataFrame with columns `x`, `y` and the group column(s) (`group` is a name or a list).
+    store: directory for results, one file per curve. Rerunning with the same store skips curves
+        whose data, spec, seed and sampler settings are unchanged and refits only the rest; failed
+        curves are retried. Without a store, fits are kept in memory only.
+    client: a dask.distributed Client, or a scheduler address ("tcp://host:8786"), to run on Dask.
+        Workers must see the store directory (a shared filesystem). Each worker process compiles
+        the model once per spec and reuses it for every curve it runs.
+    workers: local processes when no client is given (default 1: measured fastest on 2 cores,
+        see DEFAULT_LOCAL_WORKERS). More than 1 uses spawned processes, so call from under
+        ``if __name__ == "__main__":`` in a script.
+    spec, priors, likelihood, **fit_options: as for `bnsl_bayes.fit` (chains, tune, draws,
+        target_accept, backend, and cores = threads per fit).
+
+    A curve whose data is invalid or whose sampling raises is recorded as failed, with the reason
+    naming the curve and row; the other curves go on. Seeds per curve come from (seed, key).
+
+    >>> res = fit_many(df, x="params", y="loss", group="task", store="runs/")  # doctest: +SKIP
+    >>> print(res.summary()); res.fits["mmlu"].forecast([1e11])              # doctest: +SKIP
+    """
+    t0 = time.perf_counter()
+    unknown = set(fit_options) - set(FIT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    spec = load_spec(spec if spec is not None else f"bnsl-{breaks}", priors=priors, likelihood=likelihood)
+    if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
+        fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
+    tasks = curve_tasks(data, x, y, group, int(seed), spec, fit_options)
+    group = group if isinstance(group, str) else list(group)
+
+    outcomes: dict = {}
+    todo = tasks
+    st = None
+    if store is not None:
+        st = Store(store, group)
+        store = str(st.path)
+    job = Job(spec, dict(fit_options), store, group)
+    with st.lock() if st else nullcontext():
+        if st is not None:
+            st.sweep_temp()
+            todo = []
+            for t in tasks:
+                path = st.fit_path(t.cid, t.fingerprint)
+                if path.exists():
+                    st.prune(t.cid, keep=path)  # a stale sibling survives only a crash mid-replace
+                    outcomes[t.key] = Outcome(t.key, "skipped", path=str(path))
+                else:
+                    todo.append(t)
+        if client is not None:
+            runner = _run_dask(todo, job, client)
+        elif (workers or DEFAULT_LOCAL_WORKERS) > 1 and len(todo) > 1:
+            runner = _run_pool(todo, job, workers or DEFAULT_LOCAL_WORKERS)
+        else:
+            runner = _run_here(todo, job)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(todo), disable=not progress, desc="fitting curves", unit="curve") as bar:
+            for out in runner:
+                outcomes[out.key] = out
+                bar.update()
+    ordered = {t.key: outcomes[t.key] for t in tasks}
+    return ManyResult(ordered, Path(store) if store else None, time.perf_counter() - t0)
+
+
+@dataclass
+class ManyResult:
+    """What fit_many did, curve by curve (keys as pandas groupby gives them)."""
+
+    outcomes: dict
+    store: Path | None
+    seconds: float
+    _fits: LazyFits | None = field(default=None, repr=False)
+
+    @property
+    def done(self) -> list:
+        """Curves fitted in this run."""
+        return [k for k, o in self.outcomes.items() if o.status == "done"]
+
+    @property
+    def skipped(self) -> list:
+        """Curves already in the store with the same fingerprint."""
+        return [k for k, o in self.outcomes.items() if o.status == "skipped"]
+
+    @property
+    def failed(self) -> dict:
+        """Curve key -> reason, for curves with invalid data or a failed fit."""
+        return {k: o.error for k, o in self.outcomes.items() if o.status == "failed"}
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def fits(self) -> LazyFits:
+        """Curve key -> Fit for every curve with a result (read from the store on first access)."""
+        if self._fits is None:
+            self._fits = LazyFits({k: o.fit if o.fit is not None else o.path for k, o in self.outcomes.items()
+                                   if o.status in ("done", "skipped")})
+        return self._fits
+
+    def unconverged(self) -> list:
+        """Curves fitted in this run with divergences or r_hat above the limit `Fit` warns at."""
+        return [k for k, o in self.outcomes.items() if o.diagnostics and
+                (o.diagnostics["divergences"] or not o.diagnostics["r_hat_max"] <= R_HAT_LIMIT)]
+
+    def summary(self) -> str:
+        n = len(self.outcomes)
+        lines = [f"{n} curve{'s' * (n != 1)} in {self.seconds:.1f} s: {len(self.done)} fitted, "
+                 f"{len(self.skipped)} skipped (unchanged, already in the store), {len(self.failed)} failed"]
+        if self.done:
+            lines.append(f"  {len(self.done) / self.seconds:.2f} curves/s fitted this run")
+        bad = self.unconverged()
+        if bad:
+            shown = ", ".join(repr(k) for k in bad[:10]) + (" ..." if len(bad) > 10 else "")
+            lines.append(f"  {len(bad)} with divergences or r_hat > {R_HAT_LIMIT}: {shown} "
+                         "(check with load_store(...).diagnostics())")
+        for reason in self.failed.values():
+            lines.append(f"  failed: {reason}")
+        if self.store:
+            lines.append(f"  store: {self.store}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<ManyResult {len(self.outcomes)} curves: {len(self.done)} fitted, {len(self.skipped)} skipped, "
+                f"{len(self.failed)} failed>")
+
+
+# ---- command line: `bnsl-bayes fit-many` -----------------------------------------------------------
+def add_fit_many_command(subparsers):
+    """Register `fit-many` on the `bnsl-bayes` argparse subparsers; the handler is set as `func`."""
+    p = subparsers.add_parser(
+        "fit-many", help="fit every curve of a long table, resumably, locally or on Dask",
+        description="Fit one BNSL per curve (one curve per value of the --group columns). Results go to "
+                    "--store, one file per curve; rerunning skips curves already fitted with the same data "
+                    "and settings. Exit code 0 if every curve was fitted, 1 if any failed, 2 on bad usage.")
+    p.add_argument("data", help="long-format table: .csv or .parquet")
+    p.add_argument("--x", required=True, help="column of x (compute, parameters, data size ...)")
+    p.add_argument("--y", required=True, help="column of y (loss, error ...)")
+    p.add_argument("--group", required=True, nargs="+", metavar="COL", help="column(s) naming a curve")
+    p.add_argument("--store", required=True, metavar="DIR", help="results directory (created if missing)")
+    p.add_argument("--breaks", type=int, default=1, help="number of breaks (default 1)")
+    p.add_argument("--spec", help="model spec name or .toml path (overrides --breaks)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; each curve's seed derives from it and its key")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: local)")
+    p.add_argument("--workers", type=int, help="local worker processes (default: 1, fastest on small machines)")
+    for name in ("chains", "tune", "draws"):
+        p.add_argument(f"--{name}", type=int, help=f"sampler {name} (default: the spec's)")
+    p.add_argument("--target-accept", type=float, help="NUTS target acceptance (default: the spec's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_fit_many_command)
+    return p
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    suffix = Path(path).suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise ValueError(f"{path}: expected a .csv or .parquet file")
+
+
+def run_fit_many_command(args) -> int:
+    import sys
+
+    sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
+               if getattr(args, k) is not None}
+    group = args.group[0] if len(args.group) == 1 else args.group
+    try:
+        data = _read_table(args.data)
+        result = fit_many(data, args.x, args.y, group, breaks=args.breaks, seed=args.seed, store=args.store,
+                          client=args.scheduler, workers=args.workers, spec=args.spec,
+                          progress=not args.quiet and sys.stderr.isatty(), **sampler)
+    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:  # nothing was fitted: a usage error
+        print(f"bnsl-bayes fit-many: error: {e}", file=sys.stderr)
+        return 2
+    print(result.summary())
+    return 0 if result.ok else 1
