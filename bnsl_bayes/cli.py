@@ -1,0 +1,500 @@
+"""The ``bnsl-bayes`` command: fit scaling curves from a table and query the saved posteriors.
+
+Every subcommand is a thin layer over the Python API (``bnsl_bayes.fit``, ``Fit.forecast``,
+``Fit.break_positions``, ``Fit.reach``, ``bnsl_bayes.compare``, ``bnsl_bayes.plots``), so the
+command line and the library can never disagree. Bad input exits with status 2 and one line on
+stderr, never a traceback: a user fixing a CSV needs the column and row, not our call stack.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import warnings
+from pathlib import Path
+
+PROG = "bnsl-bayes"
+
+EXAMPLES = f"""\
+examples:
+  {PROG} demo                                   # fit the bundled 4-digit addition curve
+  {PROG} fit runs.csv --x tokens --y loss --out fit.nc
+  {PROG} fit runs.csv --x tokens --y loss --breaks auto --out fit.nc
+  {PROG} fit runs.parquet --x tokens --y loss --group model --out fits/
+  {PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9
+  {PROG} forecast fit.nc --at 1e10 --json
+  {PROG} breaks fit.nc
+  {PROG} reach fit.nc --target 2.0 --x-max 1e13
+  {PROG} compare fit0.nc fit1.nc fit2.nc
+  {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse's default dumps the whole usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------------------- input
+
+
+def read_table(path) -> "pd.DataFrame":  # noqa: F821
+    """A CSV or Parquet file as a DataFrame; a missing, empty or unreadable file is a ValueError."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            df = pd.read_parquet(path)
+        except ImportError:
+            raise ValueError("reading Parquet needs pyarrow: pip install 'bnsl-bayes[parquet]'") from None
+        except Exception as e:  # pyarrow's own error types; the message is what the user needs
+            raise ValueError(f"{path} is not a readable Parquet file ({e})") from None
+    else:
+        try:
+            df = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"{path} is empty") from None
+        except pd.errors.ParserError as e:
+            raise ValueError(f"{path} is not a well-formed CSV ({e})") from None
+    if df.empty:
+        raise ValueError(f"{path} has no data rows")
+    return df
+
+
+def require_columns(df, columns, path) -> None:
+    for col in columns:
+        if col not in df.columns:
+            raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, df.columns))})")
+
+
+def numeric_columns(df, columns, path):
+    """Parse text cells of these columns as numbers, naming the first cell that is not one.
+
+    pandas reads a column with one stray word as all text; the core would then reject its first
+    cell, however valid. Here the actual culprit is found. Values are otherwise left alone
+    (positivity, finiteness and the like are checked by the core's validation).
+    """
+    import pandas as pd
+
+    path = Path(path)
+    csv = path.suffix.lower() not in (".parquet", ".pq")
+    df = df.copy()
+    for col in columns:
+        parsed = pd.to_numeric(df[col], errors="coerce")
+        bad = parsed.isna()  # empty cells and text that is not a number
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            value = df[col].iloc[i]
+            what = "empty cell" if pd.isna(value) else f"non-numeric value {value!r}"
+            line = f" (line {i + 2})" if csv else ""
+            raise ValueError(f"{path.name}: column {col!r}: {what} at row {i}{line}")
+        df[col] = parsed
+    return df
+
+
+def curves(df, group):
+    """(label, rows) per curve: the whole table, or one per value of the --group columns.
+
+    Rows with an empty group cell form their own group ('nan') instead of vanishing.
+    """
+    if not group:
+        yield None, df
+        return
+    for key, rows in df.groupby(group, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        yield "-".join(str(k) for k in key), rows
+
+
+def output_path(out: str, label: str | None, data_path: Path) -> Path:
+    """Where a fit is written: OUT, OUT_STEM.<group>.nc, or DIR/<group or data stem>.nc for OUT ending in '/'."""
+    is_dir = out.endswith(("/", os.sep))
+    name = data_path.stem if label is None else re.sub(r"[^A-Za-z0-9._=+-]+", "_", label)
+    if is_dir:
+        return Path(out) / f"{name}.nc"
+    if label is None:
+        return Path(out)
+    p = Path(out)
+    return p.with_name(f"{p.stem}.{name}{p.suffix or '.nc'}")
+
+
+# -------------------------------------------------------------------------------------- output
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def print_table(df) -> None:
+    print(df.to_string(index=False, float_format=_fmt))
+
+
+def _json_value(v):
+    """JSON has no inf/nan: write null (e.g. a target not reached by x_max), as pandas does."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "item"):  # numpy scalar
+        return _json_value(v.item())
+    return v
+
+
+def print_json(records) -> None:
+    if isinstance(records, dict):
+        print(json.dumps({k: _json_value(v) for k, v in records.items()}))
+    else:
+        print(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in records]))
+
+
+def warn(message: str) -> None:
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def show_progress(args) -> bool:
+    """Progress bars only for a person watching a terminal: not in logs, pipes or with --quiet."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def describe(fit) -> str:
+    d = fit.diagnostics()
+    return (f"{fit.spec.name}: {len(fit.x)} points, {fit.x_name} in [{fit.x.min():.4g}, {fit.x.max():.4g}]; "
+            f"r_hat_max {d['r_hat_max']:.3f}, ess_bulk_min {d['ess_bulk_min']:.0f}, "
+            f"divergences {d['divergences']}")
+
+
+# -------------------------------------------------------------------------------------- fitting
+
+
+def sampler_options(args) -> dict:
+    opts = {"chains": args.chains, "tune": args.tune, "draws": args.draws, "target_accept": args.target_accept}
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def fit_one(x, y, breaks, args, x_name, y_name):
+    """Fit one curve; returns (fit, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and keeps
+    the LOO-best, with `note` saying why. The core's convergence warnings are returned as text so
+    the caller can print them next to the curve they concern.
+    """
+    import bnsl_bayes
+
+    kw = dict(seed=args.seed, x_name=x_name, y_name=y_name, progress=show_progress(args),
+              **sampler_options(args))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        if breaks != "auto":
+            fit, note = bnsl_bayes.fit(x, y, breaks=int(breaks), **kw), ""
+        else:
+            fits = {f"bnsl-{b}": bnsl_bayes.fit(x, y, breaks=b, **kw) for b in (0, 1, 2)}
+            fit, note = choose_by_loo(fits)
+    return fit, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+
+
+def choose_by_loo(fits: dict):
+    """The fit with the best expected log predictive density (PSIS-LOO), and a sentence saying why."""
+    import bnsl_bayes
+
+    table = bnsl_bayes.compare(fits)
+    best, runner_up = table.index[0], table.index[1]
+    r = table.loc[runner_up]
+    note = (f"kept {best} by LOO: elpd_loo {table.loc[best, 'elpd_loo']:.1f} vs {r['elpd_loo']:.1f} for "
+            f"{runner_up} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f}); "
+            f"stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items()))
+    return fits[best], note
+
+
+def cmd_fit(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .validate import check_xy
+
+    data_path = Path(args.data)
+    df = read_table(data_path)
+    require_columns(df, [args.x, args.y, *(args.group or [])], data_path)
+    df = numeric_columns(df, [args.x, args.y], data_path)
+    groups = list(curves(df, args.group))
+    # Check every curve before sampling any: a bad row 900 should not cost 899 rows of fitting.
+    targets = {}
+    for label, rows in groups:
+        where = data_path.name if label is None else f"{data_path.name}, group {label}"
+        try:
+            check_xy(rows[args.x], rows[args.y], args.x, args.y)
+        except ValueError as e:
+            raise ValueError(f"{where}: {e}") from None
+        out = output_path(args.out, label, data_path)
+        if out in targets.values():
+            raise ValueError(f"groups {label!r} and another both map to the file name {out}; rename a group")
+        targets[label] = out
+
+    bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
+               disable=not show_progress(args) or len(groups) < 2)
+    for label, rows in bar:
+        fit, note, problems = fit_one(rows[args.x], rows[args.y], args.breaks, args, args.x, args.y)
+        fit.save(targets[label])
+        prefix = "" if label is None else f"[{label}] "
+        print(f"{prefix}{describe(fit)} -> {targets[label]}", flush=True)
+        if note:
+            print(f"{prefix}{note}", flush=True)
+        for message in problems:
+            warn(prefix + message)
+    return 0
+
+
+# ------------------------------------------------------------------------------ queries of a fit
+
+
+def load_fit(path):
+    import bnsl_bayes
+
+    return bnsl_bayes.load(path)
+
+
+def cmd_forecast(args) -> int:
+    fit = load_fit(args.fit)
+    table = fit.forecast(args.at, prob=args.prob, kind=args.kind)
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+    else:
+        what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
+        print(f"{fit.spec.name} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval")
+        print_table(table)
+    return 0
+
+
+def cmd_breaks(args) -> int:
+    fit = load_fit(args.fit)
+    table = fit.break_positions(args.prob)
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+    elif table.empty:
+        print(f"{fit.spec.name} has no breaks")
+    else:
+        print(f"{fit.spec.name} break positions in {fit.x_name}; lower/upper: central {args.prob:.0%} interval; "
+              f"prob_beyond_data: P(break past the largest fitted x = {fit.x.max():.4g})")
+        print_table(table)
+    return 0
+
+
+def cmd_reach(args) -> int:
+    fit = load_fit(args.fit)
+    result = fit.reach(args.target, prob=args.prob, x_max=args.x_max)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {args.target:g} "
+              f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval)")
+        for k, v in result.items():
+            print(f"  {k:<13}{_fmt(float(v))}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    import bnsl_bayes
+
+    paths = [Path(p) for p in args.fits]
+    # File stems name the rows; fall back to full paths when two files share a stem.
+    names = [p.stem for p in paths] if len({p.stem for p in paths}) == len(paths) else [str(p) for p in paths]
+    if len(set(names)) != len(names):
+        raise ValueError("the same fit file is given twice")
+    table = bnsl_bayes.compare({n: load_fit(p) for n, p in zip(names, paths)})
+    if args.json:
+        print_json(table.reset_index(names="fit").to_dict(orient="records"))
+    else:
+        print("PSIS-LOO comparison, best first (elpd_diff and dse relative to the best; weight: stacking)")
+        print(table.to_string(float_format=_fmt))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")  # a file is written; no window is opened, so no display is needed
+    from .plots import plot_forecast
+    from .validate import check_xy
+
+    fit = load_fit(args.fit)
+    heldout = None
+    if args.heldout:
+        if not (args.x and args.y):
+            raise ValueError("--heldout needs --x and --y to name its columns")
+        df = read_table(args.heldout)
+        require_columns(df, [args.x, args.y], args.heldout)
+        df = numeric_columns(df, [args.x, args.y], args.heldout)
+        try:
+            heldout = check_xy(df[args.x], df[args.y], args.x, args.y, min_distinct_x=1)
+        except ValueError as e:
+            raise ValueError(f"{Path(args.heldout).name}: {e}") from None
+    fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=150)
+    print(f"wrote {out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------- demo
+
+
+def cmd_demo(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .datasets import four_digit_addition
+    from .plots import plot_forecast
+
+    data = four_digit_addition()
+    train, held = data[data["role"] == "fit"], data[data["role"] == "extrapolate"]
+    print(f"4-digit addition (BNSL paper, Fig. 4): fitting a 1-break BNSL to {len(train)} points "
+          f"(training set size {train.x.min():g}..{train.x.max():g}), forecasting {len(held)} held-out points")
+    fit, _, problems = fit_one(train.x, train.y, 1, args, "training set size", "test cross-entropy")
+    print(describe(fit), flush=True)
+    for message in problems:
+        warn(message)
+
+    prob = 0.9
+    fc = fit.forecast(held["x"], prob=prob)
+    fc.insert(1, "true", held["y"].to_numpy())
+    fc["inside"] = ((fc["lower"] <= fc["true"]) & (fc["true"] <= fc["upper"])).map({True: "yes", False: "NO"})
+    print(f"\nforecast of test cross-entropy at the held-out sizes (central {prob:.0%} predictive interval):")
+    print_table(fc[["x", "true", "median", "lower", "upper", "inside"]])
+
+    bp = fit.break_positions(prob).iloc[0]
+    where = "inside" if bp["upper"] <= fit.x.max() else "possibly beyond"
+    print(f"\nbreak: training set size {bp['median']:.4g} ({prob:.0%} interval {bp['lower']:.4g} to "
+          f"{bp['upper']:.4g}), {where} the data window; P(beyond data) = {bp['prob_beyond_data']:.2f}")
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    fit.save(out / "four_digit_addition.nc")
+    fig, _ = plot_forecast(fit, heldout=(held["x"], held["y"]))
+    fig.savefig(out / "four_digit_addition.png", dpi=150)
+    print(f"\nwrote {out / 'four_digit_addition.nc'} and {out / 'four_digit_addition.png'}")
+    print(f"next: {PROG} forecast {out / 'four_digit_addition.nc'} --at 1000 2000")
+    return 0
+
+
+# --------------------------------------------------------------------------------------- parser
+
+
+def _prob(text: str) -> float:
+    v = float(text)
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
+    return v
+
+
+def _breaks(text: str):
+    if text == "auto":
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r}: use a number of breaks (0, 1, 2, ...) or 'auto'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(prog=PROG, formatter_class=fmt, epilog=EXAMPLES,
+                     description="Bayesian fits of Broken Neural Scaling Laws: forecasts with credible "
+                                 "intervals, break positions, and when a target is reached.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    sampling = argparse.ArgumentParser(add_help=False)
+    g = sampling.add_argument_group("sampling")
+    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--chains", type=int, help="NUTS chains (default: the model spec's, 4)")
+    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
+    g.add_argument("--draws", type=int, help="kept draws per chain (default 1000)")
+    g.add_argument("--target-accept", type=_prob, help="NUTS target acceptance (default 0.9)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars (they show only on a terminal anyway)")
+
+    json_flag = argparse.ArgumentParser(add_help=False)
+    json_flag.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+
+    def add(name, func, help, parents=(), example=""):
+        p = sub.add_parser(name, help=help, description=help, parents=list(parents), formatter_class=fmt,
+                           epilog=f"example:\n  {example}" if example else None)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("fit", cmd_fit, "fit a BNSL posterior to a curve (or one per group) from CSV/Parquet",
+            [sampling], f"{PROG} fit runs.csv --x tokens --y loss --group model --out fits/")
+    p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement")
+    p.add_argument("--x", required=True, help="column of the scale variable (data, compute, parameters)")
+    p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
+    p.add_argument("--breaks", type=_breaks, default=1,
+                   help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the LOO-best (default 1)")
+    p.add_argument("--group", nargs="+", metavar="COL", help="fit one curve per value of these columns")
+    p.add_argument("--out", required=True,
+                   help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")
+
+    p = add("forecast", cmd_forecast, "forecast y at new x from a saved fit", [json_flag],
+            f"{PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9")
+    p.add_argument("fit", help="fit file written by 'fit'")
+    p.add_argument("--at", nargs="+", type=float, required=True, metavar="X", help="x values to forecast at")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+    p.add_argument("--kind", choices=("predictive", "curve"), default="predictive",
+                   help="predictive: a new measurement, with noise (default); curve: the noise-free law")
+
+    p = add("breaks", cmd_breaks, "posterior of the break positions of a saved fit", [json_flag],
+            f"{PROG} breaks fit.nc --prob 0.9")
+    p.add_argument("fit")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+
+    p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],
+            f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")
+    p.add_argument("fit")
+    p.add_argument("--target", type=float, required=True, help="y value to reach")
+    p.add_argument("--x-max", type=float, help="search up to this x (default 1000x the largest fitted x)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+
+    p = add("compare", cmd_compare, "compare fits of the same data by PSIS-LOO", [json_flag],
+            f"{PROG} compare fit0.nc fit1.nc fit2.nc")
+    p.add_argument("fits", nargs="+", metavar="FIT", help="two or more fit files of the same data")
+
+    p = add("plot", cmd_plot, "plot the posterior forecast of a saved fit to an image", (),
+            f"{PROG} plot fit.nc --out fit.png --at-max 1e12 --heldout test.csv --x tokens --y loss")
+    p.add_argument("fit")
+    p.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
+    p.add_argument("--at-max", type=float, help="extend the forecast to this x (default 2x the largest fitted x)")
+    p.add_argument("--prob", type=_prob, nargs="+", default=[0.5, 0.9], help="band probabilities (default 0.5 0.9)")
+    p.add_argument("--heldout", help="CSV/Parquet of points the fit did not see, drawn in red")
+    p.add_argument("--x", help="x column of --heldout")
+    p.add_argument("--y", help="y column of --heldout")
+
+    p = add("demo", cmd_demo, "fit the bundled 4-digit addition curve and forecast its held-out points",
+            [sampling], f"{PROG} demo --out bnsl-demo")
+    p.add_argument("--out", default="bnsl-demo", help="directory for the fit and the plot (default ./bnsl-demo)")
+
+    from .many import add_fit_many_command  # many curves, resumable, local or Dask: lives with fit_many
+
+    add_fit_many_command(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    # PyTensor warns about BLAS on every compile; it does not affect results and would bury our output.
+    warnings.filterwarnings("ignore", message=".*BLAS.*")
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as e:  # bad data, missing or unwritable files: the user's to fix
+        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
