@@ -1,0 +1,93 @@
+"""fit_many on a real dask.distributed LocalCluster: same draws as locally, resume, a killed worker."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+from bnsl_bayes.many import fit_many  # noqa: E402
+from bnsl_bayes.store import load_store  # noqa: E402
+from test_many import OPTS, long_table, store_files  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    c = distributed.Client(cluster)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _compiled_models():
+    from bnsl_bayes import sampling
+
+    return len(sampling._COMPILED)
+
+
+def test_dask_run_matches_local_draws_reuses_one_compile_per_worker_and_resumes(client, tmp_path):
+    df = long_table("abcdef")
+    res = fit_many(df, "n", "loss", "task", store=tmp_path, client=client, **OPTS)
+    assert res.ok and res.done == list("abcdef")
+    # Six curves, one spec: each worker process holds a single compiled model that served all its curves.
+    assert set(client.run(_compiled_models).values()) <= {0, 1}
+
+    local = fit_many(df[df.task == "e"], "n", "loss", "task", **OPTS)
+    np.testing.assert_array_equal(res.fits["e"].idata.posterior["c0"].values,
+                                  local.fits["e"].idata.posterior["c0"].values)
+
+    # A scheduler address works as well as a Client; nothing is left to do.
+    again = fit_many(df, "n", "loss", "task", store=tmp_path, client=client.scheduler.address, **OPTS)
+    assert again.done == [] and again.skipped == list("abcdef")
+
+
+def test_bad_curve_on_dask_is_recorded_and_the_rest_finish(client, tmp_path):
+    df = long_table("xyz")
+    df["n"] = df["n"].astype(object)
+    df.loc[12, "n"] = "ten"  # row 2 of curve "y": a typo in a CSV
+    res = fit_many(df, "n", "loss", "task", store=tmp_path, client=client, **OPTS)
+    assert res.done == ["x", "z"] and list(res.failed) == ["y"]
+    assert "curve 'y'" in res.failed["y"] and "row 2 (index 12)" in res.failed["y"]
+    assert load_store(tmp_path).errors().task.tolist() == ["y"]
+
+
+def _die_mid_write_once(marker, victim):
+    """Installed in each worker: the first time `victim`'s fit is saved, leave a partial file and die."""
+    from pathlib import Path
+
+    from bnsl_bayes import store
+
+    real = store.Store.write_fit
+
+    def write_fit(self, fit, cid, fingerprint):
+        if cid.startswith(victim + "-") and not os.path.exists(marker):
+            Path(marker).touch()
+            half = lambda tmp: (Path(tmp).write_bytes(b"\x89HDF\r\n\x1a\n partial"), os._exit(1))  # noqa: E731
+            store.atomic_write(self.fit_path(cid, fingerprint), half)
+        return real(self, fit, cid, fingerprint)
+
+    store.Store.write_fit = write_fit
+
+
+def test_worker_killed_mid_write_then_rerun_leaves_one_valid_record_per_curve(client, tmp_path):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import this test module
+    marker = tmp_path / "died"
+    store = tmp_path / "s"
+    client.run(_die_mid_write_once, str(marker), "c")
+
+    df = long_table("abcd")
+    res = fit_many(df, "n", "loss", "task", store=store, client=client, **OPTS)
+    assert marker.exists()  # the worker did die, inside atomic_write, leaving a partial temp file
+    # The scheduler reran the lost task on a live worker (or, past its retry limit, recorded it failed).
+    assert sorted(res.done + list(res.failed)) == list("abcd")
+
+    rerun = fit_many(df, "n", "loss", "task", store=store, client=client, **OPTS)
+    assert rerun.ok and sorted(rerun.done + rerun.skipped) == list("abcd")
+    files = store_files(store)  # every file loads; no temp file is left
+    assert len(files) == 4 and all(f.endswith(".nc") for f in files)
+    assert sorted(load_store(store).keys) == list("abcd")

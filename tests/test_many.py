@@ -1,0 +1,194 @@
+"""fit_many and its store, run in this process with real (small) sampling."""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnsl_bayes
+from bnsl_bayes.forms import bnsl
+from bnsl_bayes.many import add_fit_many_command, curve_seed, fingerprint, fit_many
+from bnsl_bayes.spec import load_spec
+from bnsl_bayes.store import load_store
+
+OPTS = dict(chains=2, tune=200, draws=200)
+X_NEW = [2e6, 1e7]
+
+
+def long_table(keys, n=10, seed=0) -> pd.DataFrame:
+    """Noisy 1-break BNSL curves in long format, one per key, with breaks at different places."""
+    rng = np.random.default_rng(seed)
+    x = np.geomspace(1e3, 1e6, n)
+    frames = []
+    for i, k in enumerate(keys):
+        y = bnsl(x, a=0.3, b=20.0, c0=0.25, c=[0.4], d=[10 ** (3.8 + 0.3 * i)], f=[0.3])
+        frames.append(pd.DataFrame({"task": k, "n": x, "loss": y * np.exp(rng.normal(0, 0.02, n))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def store_files(path):
+    """Visible record files, after checking every one of them reads back (nothing corrupt or partial)."""
+    names = sorted(p for p in os.listdir(path) if not p.startswith("."))
+    for name in names:
+        if name.endswith(".nc"):
+            bnsl_bayes.load(os.path.join(path, name))
+        else:
+            assert name.endswith(".json"), name
+            json.loads(open(os.path.join(path, name)).read())
+    assert not [p for p in os.listdir(path) if p.endswith(".tmp")]
+    return [n for n in names if n != "store.json"]
+
+
+def test_resume_skips_done_curves_and_refits_only_changed_ones(tmp_path):
+    df = long_table("abc")
+    first = fit_many(df, "n", "loss", "task", store=tmp_path, **OPTS)
+    assert first.ok and first.done == ["a", "b", "c"] and first.skipped == []
+
+    again = fit_many(df, "n", "loss", "task", store=tmp_path, **OPTS)
+    assert again.done == [] and again.skipped == ["a", "b", "c"]
+
+    changed = df.copy()
+    changed.loc[changed.task == "b", "loss"] *= 1.01
+    third = fit_many(changed, "n", "loss", "task", store=tmp_path, **OPTS)
+    assert third.done == ["b"] and third.skipped == ["a", "c"]
+    assert len(store_files(tmp_path)) == 3  # b's old record was replaced, not kept beside the new one
+    assert "1 fitted, 2 skipped" in third.summary()
+
+
+def test_fingerprint_changes_with_data_spec_seed_and_sampler_but_not_threads():
+    df = long_table("a")
+    spec = load_spec("bnsl-1")
+    base = fingerprint(df.n, df.loss, spec, 1, OPTS)
+    assert fingerprint(df.n, df.loss, spec, 1, {**OPTS, "cores": 1}) == base
+    assert fingerprint(df.n, df.loss * 1.001, spec, 1, OPTS) != base
+    assert fingerprint(df.n, df.loss, load_spec("bnsl-2"), 1, OPTS) != base
+    assert fingerprint(df.n, df.loss, spec, 2, OPTS) != base
+    assert fingerprint(df.n, df.loss, spec, 1, {**OPTS, "draws": 300}) != base
+    assert curve_seed(0, "a") == curve_seed(0, "a") != curve_seed(0, "b") != curve_seed(1, "b")
+
+
+def test_invalid_rows_fail_their_curve_only_and_name_curve_and_row(tmp_path):
+    df = long_table("abc")
+    bad = df.copy()
+    bad.loc[23, "loss"] = -1.0  # row 3 of curve "c"
+    res = fit_many(bad, "n", "loss", "task", store=tmp_path, **OPTS)
+    assert not res.ok and res.done == ["a", "b"]
+    reason = res.failed["c"]
+    assert "curve 'c'" in reason and "'loss'" in reason and "row 3 (index 23)" in reason
+    assert load_store(tmp_path).errors().set_index("task").loc["c", "error"] == reason
+
+    fixed = fit_many(df, "n", "loss", "task", store=tmp_path, **OPTS)
+    assert fixed.ok and fixed.done == ["c"] and fixed.skipped == ["a", "b"]
+    assert load_store(tmp_path).errors().empty and len(store_files(tmp_path)) == 3
+
+
+def test_store_loads_back_the_numbers_of_an_in_memory_run_and_of_fit(tmp_path):
+    df = long_table(["p", "q"])
+    df["size"] = "small"
+    stored = fit_many(df, "n", "loss", ["task", "size"], seed=5, store=tmp_path, **OPTS)
+    in_memory = fit_many(df, "n", "loss", ["task", "size"], seed=5, **OPTS)
+    assert list(stored.fits) == list(in_memory.fits) == [("p", "small"), ("q", "small")]
+
+    s = load_store(tmp_path)
+    table = s.forecasts(X_NEW, prob=0.8)
+    assert list(table.columns[:3]) == ["task", "size", "x"] and len(table) == 4
+    for key, fit in in_memory.fits.items():
+        rows = table[(table.task == key[0]) & (table["size"] == key[1])].drop(columns=["task", "size"])
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), fit.forecast(X_NEW, prob=0.8))
+    # Each curve is exactly bnsl_bayes.fit with the curve's derived seed.
+    one = bnsl_bayes.fit(df.n[df.task == "q"], df.loss[df.task == "q"], seed=curve_seed(5, ("q", "small")),
+                         warn=False, **OPTS)
+    np.testing.assert_array_equal(s.fits[("q", "small")].idata.posterior["c0"].values,
+                                  one.idata.posterior["c0"].values)
+    assert set(s.breaks().columns) >= {"task", "size", "break", "median", "prob_beyond_data"}
+    diag = s.diagnostics()
+    assert len(diag) == 2 and (diag.draws == 400).all()
+
+
+def test_bad_usage_raises_before_fitting(tmp_path):
+    df = long_table("ab")
+    with pytest.raises(ValueError, match="'steps'"):
+        fit_many(df, "steps", "loss", "task", store=tmp_path)
+    holes = df.copy()
+    holes.loc[4, "task"] = None
+    with pytest.raises(ValueError, match="group column 'task': missing value at row 4"):
+        fit_many(holes, "n", "loss", "task")
+    with pytest.raises(TypeError, match="draw"):
+        fit_many(df, "n", "loss", "task", draw=10)
+    fit_many(df, "n", "loss", "task", store=tmp_path, **OPTS)
+    with pytest.raises(ValueError, match="keyed by 'task'"):
+        fit_many(df.assign(t2=df.task), "n", "loss", "t2", store=tmp_path)
+
+
+def _cli(argv) -> int:
+    parser = argparse.ArgumentParser(prog="bnsl-bayes")
+    add_fit_many_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_cli_exit_codes_and_summary(tmp_path, capsys):
+    df = long_table("ab")
+    df.loc[3, "loss"] = np.nan
+    data = tmp_path / "curves.csv"
+    df.to_csv(data, index=False)
+    argv = ["fit-many", str(data), "--x", "n", "--y", "loss", "--group", "task", "--store", str(tmp_path / "s"),
+            "--chains", "2", "--tune", "200", "--draws", "200", "--quiet"]
+    assert _cli(argv) == 1
+    out = capsys.readouterr().out
+    assert "1 fitted, 0 skipped" in out and "curve 'a'" in out and "row 3" in out
+
+    long_table("ab").to_parquet(tmp_path / "curves.parquet")
+    assert _cli([*argv[:1], str(tmp_path / "curves.parquet"), *argv[2:]]) == 0
+    assert "1 fitted, 1 skipped" in capsys.readouterr().out
+
+    assert _cli([*argv[:3], "steps", *argv[4:]]) == 2
+    assert "'steps'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        _cli(["fit-many", str(data), "--x", "n"])
+    assert e.value.code == 2
+
+
+def test_local_process_pool_gives_the_same_draws(tmp_path):
+    df = long_table("ab")
+    pooled = fit_many(df, "n", "loss", "task", workers=2, store=tmp_path, **OPTS)
+    here = fit_many(df, "n", "loss", "task", **OPTS)
+    assert pooled.ok and pooled.done == ["a", "b"]
+    for key in "ab":
+        np.testing.assert_array_equal(pooled.fits[key].idata.posterior["log_d"].values,
+                                      here.fits[key].idata.posterior["log_d"].values)
+
+
+def test_driver_killed_mid_run_then_rerun_completes(tmp_path):
+    df = long_table("abcdefgh")
+    data = tmp_path / "curves.csv"
+    df.to_csv(data, index=False)
+    store = tmp_path / "s"
+    script = textwrap.dedent(f"""
+        import pandas as pd
+        from bnsl_bayes.many import fit_many
+        fit_many(pd.read_csv({str(data)!r}), "n", "loss", "task", store={str(store)!r}, **{OPTS!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while not (store.is_dir() and any(p.endswith(".nc") for p in os.listdir(store))):
+            assert proc.poll() is None and time.time() < deadline, "the run ended before writing a record"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # no cleanup at all: as bad as an interruption gets
+    finally:
+        proc.wait()
+    assert 1 <= sum(p.endswith(".nc") for p in os.listdir(store)) < 8
+
+    res = fit_many(df, "n", "loss", "task", store=store, **OPTS)
+    assert res.ok and len(res.skipped) >= 1 and sorted(res.done + res.skipped) == list("abcdefgh")
+    assert len(store_files(store)) == 8
+    assert sorted(load_store(store).keys) == list("abcdefgh")
