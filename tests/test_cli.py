@@ -1,0 +1,185 @@
+"""The `bnsl-bayes` command, run as a user runs it: a subprocess, exit codes, stdout and stderr."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import bnsl_bayes
+from bnsl_bayes import cli
+
+SMALL = ["--chains", "2", "--tune", "300", "--draws", "300", "--quiet"]
+
+
+def command():
+    exe = Path(sys.executable).with_name("bnsl-bayes")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "bnsl_bayes.cli"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*command(), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("bnsl-bayes: error: ") and "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+# ------------------------------------------------------------------------------------- usage
+
+
+def test_help_lists_commands_and_examples():
+    result = run("--help")
+    assert result.returncode == 0
+    for name in ("fit", "forecast", "breaks", "reach", "compare", "plot", "demo", "examples:"):
+        assert name in result.stdout
+
+
+def test_subcommand_help():
+    result = run("fit", "--help")
+    assert result.returncode == 0 and "--breaks" in result.stdout and "example:" in result.stdout
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "bnsl_bayes.cli", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("bnsl-bayes ")
+
+
+@pytest.mark.parametrize("args, needle", [
+    ((), "COMMAND"),
+    (("fit", "data.csv"), "--x"),
+    (("forecast", "fit.nc", "--at", "abc"), "--at"),
+    (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--breaks", "two"), "--breaks"),
+])
+def test_bad_usage_is_one_line(args, needle):
+    assert_one_line_error(run(*args), needle)
+
+
+# ---------------------------------------------------------------------------------- bad input
+
+
+BAD_CSVS = {
+    "missing_column": ("n,error\n1,2\n2,1.5\n4,1\n", "no column 'loss'"),
+    "non_numeric": ("n,loss\n1,2\n2,abc\n4,1\n", "column 'loss': non-numeric value 'abc' at row 1 (line 3)"),
+    "empty_cell": ("n,loss\n1,2\n2,1.5\n,1\n", "column 'n': empty cell at row 2 (line 4)"),
+    "negative": ("n,loss\n1,2\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1"),
+    "empty_file": ("", "is empty"),
+    "header_only": ("n,loss\n", "no data rows"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CSVS))
+def test_bad_csv_is_one_clear_line(case, tmp_path):
+    text, needle = BAD_CSVS[case]
+    (tmp_path / "data.csv").write_text(text)
+    result = run("fit", "data.csv", "--x", "n", "--y", "loss", "--out", "fit.nc", cwd=tmp_path)
+    assert_one_line_error(result, needle)
+    assert not (tmp_path / "fit.nc").exists()
+
+
+def test_missing_files(tmp_path):
+    assert_one_line_error(run("fit", "nope.csv", "--x", "n", "--y", "l", "--out", "o.nc", cwd=tmp_path), "nope.csv")
+    assert_one_line_error(run("forecast", "nope.nc", "--at", "3", cwd=tmp_path), "nope.nc")
+    (tmp_path / "junk.nc").write_text("not a fit")
+    assert_one_line_error(run("breaks", "junk.nc", cwd=tmp_path), "junk.nc")
+
+
+def test_output_paths():
+    data = Path("runs.csv")
+    assert cli.output_path("fit.nc", None, data) == Path("fit.nc")
+    assert cli.output_path("out/fit.nc", "big model", data) == Path("out/fit.big_model.nc")
+    assert cli.output_path("fits/", "a", data) == Path("fits/a.nc")
+    assert cli.output_path("fits/", None, data) == Path("fits/runs.nc")
+
+
+# --------------------------------------------------------------------------- real round trip
+
+
+@pytest.fixture(scope="module")
+def grouped_fits(addition_data, tmp_path_factory):
+    """`bnsl-bayes fit --group` on two curves (the addition data and a copy 10% higher)."""
+    train, _ = addition_data
+    d = tmp_path_factory.mktemp("cli")
+    table = pd.concat([train.assign(task="add"), train.assign(task="add high", y=train["y"] * 1.1)])
+    table[["task", "x", "y"]].rename(columns={"x": "examples", "y": "loss"}).to_csv(d / "runs.csv", index=False)
+    result = run("fit", "runs.csv", "--x", "examples", "--y", "loss", "--group", "task", "--out", "fits/",
+                 "--seed", "0", *SMALL, cwd=d)
+    return d, result
+
+
+def test_fit_writes_one_file_per_group_with_a_summary_line(grouped_fits):
+    d, result = grouped_fits
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (d / "fits").iterdir()) == ["add.nc", "add_high.nc"]
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("]")[0] for line in lines] == ["[add", "[add high"]
+    assert all("bnsl-1: 14 points" in line and "r_hat_max" in line and "divergences" in line for line in lines)
+    assert "Traceback" not in result.stderr
+
+
+def test_forecast_json_matches_the_api(grouped_fits):
+    d, _ = grouped_fits
+    result = run("forecast", "fits/add.nc", "--at", "800", "864", "928", "--json", cwd=d)
+    assert result.returncode == 0, result.stderr
+    got = pd.DataFrame(json.loads(result.stdout))
+    want = bnsl_bayes.load(d / "fits" / "add.nc").forecast([800, 864, 928])
+    assert list(got.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(got, want)
+    table = run("forecast", "fits/add.nc", "--at", "800", "--prob", "0.5", "--kind", "curve", cwd=d)
+    assert table.returncode == 0 and "50% interval" in table.stdout and "median" in table.stdout
+
+
+def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_data):
+    d, _ = grouped_fits
+    breaks = run("breaks", "fits/add.nc", "--json", cwd=d)
+    assert breaks.returncode == 0, breaks.stderr
+    (row,) = json.loads(breaks.stdout)
+    assert row["break"] == 1 and row["lower"] < row["median"] < row["upper"]
+    assert 160 < row["median"] < 736  # the transition is inside the data
+
+    reach = run("reach", "fits/add.nc", "--target", "0.5", "--x-max", "1e5", "--json", cwd=d)
+    assert reach.returncode == 0, reach.stderr
+    r = json.loads(reach.stdout)
+    assert r["target"] == 0.5 and r["x_max"] == 1e5 and 736 < r["median"] < 1e5 and 0 < r["prob_reached"] <= 1
+
+    # The session fit and the CLI fit are fits of the same data, so LOO can compare them.
+    cmp = run("compare", "fits/add.nc", addition_fit_path, cwd=d)
+    assert cmp.returncode == 0, cmp.stderr
+    assert "elpd_loo" in cmp.stdout and "add " in cmp.stdout and "addition" in cmp.stdout
+    assert_one_line_error(run("compare", "fits/add.nc", "fits/add_high.nc", cwd=d), "different data")
+
+    _, held = addition_data
+    held.to_csv(d / "held.csv", index=False)
+    plot = run("plot", "fits/add.nc", "--out", "plots/add.png", "--heldout", "held.csv", "--x", "x", "--y", "y",
+               "--at-max", "2000", cwd=d)
+    assert plot.returncode == 0, plot.stderr
+    assert (d / "plots" / "add.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
+
+
+def test_choose_by_loo_says_which_and_why(addition_fit, addition_data, small_sampler):
+    train, _ = addition_data
+    other = bnsl_bayes.fit(train["x"], train["y"], breaks=1, seed=1, warn=False, **small_sampler)
+    chosen, note = cli.choose_by_loo({"bnsl-1": addition_fit, "bnsl-1 seed 1": other})
+    assert chosen in (addition_fit, other)
+    assert note.startswith("kept bnsl-1") and "elpd_loo" in note and "stacking weights" in note
+
+
+def test_demo(tmp_path):
+    result = run("demo", "--out", "demo", *SMALL, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "true" in out and "lower" in out and "upper" in out
+    for x in ("800", "864", "928"):
+        assert any(line.lstrip().startswith(x) for line in out.splitlines())
+    assert "break: training set size" in out and "90% interval" in out
+    assert (tmp_path / "demo" / "four_digit_addition.nc").is_file()
+    assert (tmp_path / "demo" / "four_digit_addition.png").is_file()
+    assert bnsl_bayes.load(tmp_path / "demo" / "four_digit_addition.nc").breaks == 1
