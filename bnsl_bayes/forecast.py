@@ -17,7 +17,8 @@ from .forms import log_curve
 
 def param_draws(posterior: xr.Dataset) -> dict:
     """Posterior draws of the natural parameters as arrays with shape (chain, draw[, break])."""
-    p = {k: posterior[k].values for k in ("log_a", "log_b", "c0", "sigma")}
+    p = {k: posterior[k].values for k in ("log_a", "log_b", "c0")}
+    p["sigma"] = posterior["noise"].values  # total noise sd on log y (floor + sigma)
     if "c" in posterior:
         p.update({k: posterior[k].values for k in ("c", "log_d", "f")})
     else:

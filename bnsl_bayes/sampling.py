@@ -42,13 +42,16 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
 
     `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
     """
-    settings = {"backend": "nutpie", "chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9}
+    settings = {"backend": "nutpie", "chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9,
+                "mass_matrix": "diag"}
     settings.update(spec.sampler)
     unknown = set(overrides) - set(settings)
     if unknown:
         raise TypeError(f"unknown sampler option(s) {sorted(unknown)}; allowed: {sorted(settings)}")
     settings.update({k: v for k, v in overrides.items() if v is not None})
     backend = settings.pop("backend")
+    if settings["mass_matrix"] not in ("diag", "low_rank"):
+        raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if backend == "nutpie":
@@ -64,6 +67,7 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
             seed=int(seed),
             target_accept=settings["target_accept"],
             save_warmup=False,
+            low_rank_modified_mass_matrix=settings["mass_matrix"] == "low_rank",
             progress_bar=progress,
         )
     elif backend in ("pymc", "numpyro"):
@@ -95,6 +99,6 @@ def _tidy(idata):
     post = idata.posterior
     post = post[[v for v in post.data_vars if not v.endswith("__")]]
     stats = idata.sample_stats
-    keep = [v for v in ("diverging", "tree_depth", "energy", "step_size", "n_steps", "lp", "logp",
+    keep = [v for v in ("diverging", "tree_depth", "depth", "energy", "step_size", "n_steps", "lp", "logp",
                         "mean_tree_accept", "acceptance_rate") if v in stats]
     return az.InferenceData(posterior=post, sample_stats=stats[keep])

@@ -33,7 +33,7 @@ DISTRIBUTIONS = {
 PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "delta", "phi", "sigma", "nu")
 LIKELIHOODS = ("normal", "student_t")
 BACKENDS = ("nutpie", "pymc", "numpyro")
-SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept")
+SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept", "mass_matrix")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class ModelSpec:
     priors: dict
     sampler: dict
     description: str = ""
+    noise_floor: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -54,6 +55,7 @@ class ModelSpec:
             "description": self.description,
             "breaks": self.breaks,
             "likelihood": self.likelihood,
+            "noise_floor": self.noise_floor,
             "priors": copy.deepcopy(self.priors),
             "sampler": dict(self.sampler),
         }
@@ -61,12 +63,12 @@ class ModelSpec:
     def model_key(self) -> str:
         """Hash of what changes the compiled model (not the sampler settings)."""
         d = self.to_dict()
-        key = {k: d[k] for k in ("breaks", "likelihood", "priors")}
+        key = {k: d[k] for k in ("breaks", "likelihood", "noise_floor", "priors")}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> "ModelSpec":
-        unknown = set(d) - {"name", "description", "breaks", "likelihood", "priors", "sampler"}
+        unknown = set(d) - {"name", "description", "breaks", "likelihood", "noise_floor", "priors", "sampler"}
         if unknown:
             raise ValueError(f"{source}: unknown keys {sorted(unknown)}")
         breaks = d.get("breaks")
@@ -75,6 +77,9 @@ class ModelSpec:
         likelihood = d.get("likelihood", "normal")
         if likelihood not in LIKELIHOODS:
             raise ValueError(f"{source}: 'likelihood' must be one of {LIKELIHOODS}, got {likelihood!r}")
+        noise_floor = d.get("noise_floor", 0.0)
+        if not isinstance(noise_floor, (int, float)) or isinstance(noise_floor, bool) or not 0 <= noise_floor < 1:
+            raise ValueError(f"{source}: 'noise_floor' must be a number in [0, 1), got {noise_floor!r}")
         priors = copy.deepcopy(d.get("priors", {}))
         missing = [p for p in PARAMETERS if p not in priors]
         if missing:
@@ -94,6 +99,7 @@ class ModelSpec:
             priors=priors,
             sampler=sampler,
             description=str(d.get("description", "")),
+            noise_floor=float(noise_floor),
         )
 
 

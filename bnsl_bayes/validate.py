@@ -12,9 +12,10 @@ import numpy as np
 
 
 def _row_label(values, i: int) -> str:
-    index = getattr(values, "index", None)
+    index = values.index if hasattr(values, "iloc") else None  # pandas: report the label too
     if index is not None and not (isinstance(index[i], numbers.Integral) and index[i] == i):
-        return f"row {i} (index {index[i]!r})"
+        label = index[i].item() if hasattr(index[i], "item") else index[i]
+        return f"row {i} (index {label!r})"
     return f"row {i}"
 
 

@@ -1,0 +1,151 @@
+"""The public API on a small real fit: shapes, columns, metadata, save/load, compare."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnsl_bayes
+from bnsl_bayes import datasets
+
+FAST = dict(chains=2, tune=300, draws=300)
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = datasets.four_digit_addition()
+    return d[d.role == "fit"], d[d.role == "extrapolate"]
+
+
+@pytest.fixture(scope="module")
+def fit1(data):
+    train, _ = data
+    return bnsl_bayes.fit(train.x, train.y, breaks=1, seed=3, warn=False, **FAST)
+
+
+def test_forecast_columns_and_ordering(fit1):
+    fc = fit1.forecast([800, 1e4, 100], prob=0.9)
+    assert list(fc.columns) == ["x", "median", "mean", "lower", "upper"]
+    np.testing.assert_array_equal(fc.x, [800, 1e4, 100])
+    assert np.all(fc.lower < fc["median"]) and np.all(fc["median"] < fc.upper)
+    # the predictive band (noise included) contains the curve band
+    curve = fit1.forecast([800, 1e4, 100], prob=0.9, kind="curve")
+    assert np.all(fc.upper - fc.lower >= curve.upper - curve.lower - 1e-12)
+    narrow = fit1.forecast([800, 1e4, 100], prob=0.5)
+    assert np.all(narrow.upper - narrow.lower < fc.upper - fc.lower)
+
+
+def test_forecast_is_reproducible(fit1):
+    pd.testing.assert_frame_equal(fit1.forecast([900, 2000]), fit1.forecast([900, 2000]))
+
+
+def test_draws_have_named_dims(fit1):
+    d = fit1.draws([1e3, 2e3], kind="curve")
+    assert d.dims == ("chain", "draw", "x") and d.sizes["chain"] == 2 and d.sizes["draw"] == 300
+
+
+def test_break_positions_and_reach(fit1):
+    bp = fit1.break_positions(prob=0.9)
+    assert list(bp.columns) == ["break", "median", "lower", "upper", "prob_beyond_data"]
+    assert len(bp) == 1 and bp.lower[0] < bp["median"][0] < bp.upper[0]
+    r = fit1.reach(0.6, prob=0.9)
+    assert r.lower <= r["median"] <= r.upper and r.prob_reached > 0.9
+    assert r["median"] > fit1.x.max()  # 0.6 is below every fitted loss
+    never = fit1.reach(1e-9, x_max=1e4)
+    assert never.prob_reached < 0.5 and np.isinf(never["median"])
+
+
+def test_idata_groups_and_metadata(fit1):
+    idata = fit1.idata
+    for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
+        assert group in idata.groups()
+    attrs = idata.posterior.attrs
+    assert attrs["bnsl_bayes_version"] == bnsl_bayes.__version__
+    assert json.loads(attrs["spec"])["breaks"] == 1
+    assert attrs["x_name"] == "x" and attrs["y_name"] == "y"
+    assert idata.log_likelihood["y"].shape == (2, 300, 14)
+    assert not [v for v in idata.posterior.data_vars if v.endswith("__")]
+
+
+def test_diagnostics_keys(fit1):
+    d = fit1.diagnostics()
+    assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(d)
+    assert d["draws"] == 600
+
+
+def test_unconverged_fit_warns_with_remedy(fit1):
+    with pytest.warns(RuntimeWarning, match="target_accept"):
+        stats = fit1.idata.sample_stats.copy()
+        fit1.idata.sample_stats["diverging"] = stats["diverging"] | True
+        try:
+            fit1.warn_if_unconverged()
+        finally:
+            fit1.idata.sample_stats["diverging"] = stats["diverging"]
+
+
+def test_save_load_round_trip(fit1, tmp_path):
+    path = tmp_path / "fit.nc"
+    fit1.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.nc"]  # no temporary left behind
+    back = bnsl_bayes.load(path)
+    pd.testing.assert_frame_equal(back.forecast([900, 3000]), fit1.forecast([900, 3000]))
+    pd.testing.assert_frame_equal(back.break_positions(), fit1.break_positions())
+    assert back.spec == fit1.spec and back.seed == fit1.seed
+
+
+def test_load_refuses_incompatible_or_foreign_files(fit1, tmp_path):
+    path = tmp_path / "old.nc"
+    fit1.idata.posterior.attrs["format_version"] = 99
+    try:
+        fit1.save(path)
+    finally:
+        fit1.idata.posterior.attrs["format_version"] = 1
+    with pytest.raises(ValueError, match="format 99"):
+        bnsl_bayes.load(path)
+    junk = tmp_path / "junk.nc"
+    junk.write_bytes(b"not a netcdf file")
+    with pytest.raises(ValueError, match="not a readable bnsl-bayes fit"):
+        bnsl_bayes.load(junk)
+    with pytest.raises(FileNotFoundError):
+        bnsl_bayes.load(tmp_path / "nothing.nc")
+
+
+def test_log_likelihood_matches_pymc(fit1, data):
+    """Our NumPy pointwise log-likelihood equals PyMC's (up to the log y -> y Jacobian)."""
+    import pymc as pm
+
+    from bnsl_bayes.model import CurveData, build_model
+
+    train, _ = data
+    model = build_model(fit1.spec, CurveData.from_xy(train.x.values, train.y.values))
+    post = fit1.idata.posterior.isel(draw=slice(0, 20))
+    full = pm.compute_log_likelihood(
+        __import__("arviz").InferenceData(posterior=_with_transformed(model, post)), model=model, progressbar=False
+    )
+    ours = fit1.idata.log_likelihood["y"].isel(draw=slice(0, 20)).values
+    np.testing.assert_allclose(ours, full.log_likelihood["obs"].values - np.log(train.y.values), rtol=1e-8)
+
+
+def _with_transformed(model, post):
+    # compute_log_likelihood reads the model's value variables, including transformed ones
+    ds = post.copy()
+    for rv in model.free_RVs:
+        vv = model.rvs_to_values[rv]
+        tr = model.rvs_to_transforms.get(rv)
+        if tr is not None and vv.name not in ds:
+            ds[vv.name] = (ds[rv.name].dims, tr.forward(ds[rv.name].values, *rv.owner.inputs).eval())
+    return ds
+
+
+def test_compare_and_average(data):
+    train, test = data
+    fits = [bnsl_bayes.fit(train.x, train.y, breaks=b, seed=1, warn=False, **FAST) for b in (0, 1)]
+    table = bnsl_bayes.compare(fits)
+    assert list(table.index)[0] == "bnsl-1"  # the break is plain in the data
+    assert table.loc["bnsl-1", "elpd_loo"] > table.loc["bnsl-0", "elpd_loo"]
+    avg = bnsl_bayes.averaged_forecast(fits, test.x, prob=0.9)
+    assert list(avg.columns) == ["x", "median", "mean", "lower", "upper"]
+    with pytest.raises(ValueError, match="different data"):
+        other = bnsl_bayes.fit(train.x[:-1], train.y[:-1], breaks=0, seed=1, warn=False, **FAST)
+        bnsl_bayes.compare([fits[0], other])

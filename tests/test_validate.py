@@ -1,0 +1,51 @@
+"""Bad input gets a clear ValueError naming the column and the first offending row."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnsl_bayes
+from bnsl_bayes.validate import check_xy
+
+X = [1.0, 2.0, 4.0, 8.0, 16.0]
+Y = [3.0, 2.5, 2.1, 1.9, 1.8]
+
+
+@pytest.mark.parametrize(
+    "x, y, match",
+    [
+        ([1, 2, np.nan, 8, 16], Y, r"column 'x': nan at row 2"),
+        (X, [3, 2, 1, np.inf, 1], r"column 'y': inf at row 3"),
+        ([1, 2, 0, 8, 16], Y, r"column 'x': 0.0 at row 2 must be > 0"),
+        (X, [3, 2, -1, 1, 1], r"column 'y': -1.0 at row 2 must be > 0"),
+        (X, Y[:4], r"different lengths: 5 and 4"),
+        ([1, 1, 2, 2, 2], Y, r"2 distinct value\(s\); at least 3"),
+        ([1, 2, "four", 8, 16], Y, r"column 'x': non-numeric value 'four' at row 2"),
+        (X, [3, 2, None, 1, 1], r"column 'y': non-numeric value None at row 2"),
+        ("12345", Y, r"got a string"),
+    ],
+)
+def test_bad_input_named(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        check_xy(x, y)
+
+
+def test_fit_names_dataframe_columns_and_index_labels():
+    df = pd.DataFrame({"tokens": X, "loss": [3, 2, 1, 0.0, 1]}, index=[10, 11, 12, 13, 14])
+    with pytest.raises(ValueError, match=r"column 'loss': 0.0 at row 3 \(index 13\)"):
+        bnsl_bayes.fit(df["tokens"], df["loss"], breaks=0)
+
+
+def test_unsorted_and_repeated_x_are_kept_in_order():
+    xs, ys = check_xy([4, 1, 2, 2], [1.5, 3.0, 2.0, 2.1])
+    np.testing.assert_array_equal(xs, [4, 1, 2, 2])
+    np.testing.assert_array_equal(ys, [1.5, 3.0, 2.0, 2.1])
+
+
+def test_bad_options_rejected_before_sampling():
+    with pytest.raises(ValueError, match="breaks must be an integer"):
+        bnsl_bayes.fit(X, Y, breaks=-1)
+    with pytest.raises(ValueError, match="unknown model spec 'bnsl-9'"):
+        bnsl_bayes.fit(X, Y, breaks=9)
+    with pytest.raises(TypeError, match="unknown sampler option"):
+        bnsl_bayes.fit(X, Y, breaks=0, draw=10)
