@@ -42,7 +42,7 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
 
     `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
     """
-    settings = {"backend": "nutpie", "chains": 4, "tune": 1000, "draws": 1000, "target_accept": 0.9,
+    settings = {"backend": "nutpie", "chains": 4, "tune": 600, "draws": 500, "target_accept": 0.9,
                 "mass_matrix": "diag"}
     settings.update(spec.sampler)
     unknown = set(overrides) - set(settings)
