@@ -47,3 +47,10 @@ def addition_fit_path(addition_fit, tmp_path_factory):
     path = tmp_path_factory.mktemp("fits") / "addition.nc"
     addition_fit.save(path)
     return path
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A run that collected no test is a broken suite, not a pass: turn pytest's exit 5 into 1."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.config.get_terminal_writer().line("ERROR: no tests were collected; failing the run", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
