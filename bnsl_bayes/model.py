@@ -9,7 +9,9 @@ Parameterisation (why: NUTS sees O(1), weakly correlated coordinates whatever th
   a        = limit_fraction * min(y)               the limit lies below every observation
   log b    = mean(log y) + log_offset + c0 * centre, so log_offset is log(y - a) at the centre
   log d_i  = centre + half_range * delta_i         break positions, z units
-  f_i      = half_range * phi_i                    sharpness, z units
+  f_i                                              sharpness, natural units: the e-folds of x over
+                                                   which the slope changes, a property of the curve,
+                                                   not of the window it was observed through
 and log y ~ Normal(log_curve, sigma) (or Student-t), i.e. multiplicative noise on y.
 """
 
@@ -68,7 +70,7 @@ def build_model(spec: ModelSpec, data: CurveData):
     >>> from bnsl_bayes.spec import load_spec
     >>> m = build_model(load_spec("bnsl-1"), CurveData.from_xy([1, 2, 4, 8], [4, 3, 2.5, 2.2]))
     >>> sorted(v.name for v in m.free_RVs)
-    ['c', 'c0', 'delta', 'limit_fraction', 'log_offset', 'phi', 'sigma']
+    ['c', 'c0', 'delta', 'f', 'limit_fraction', 'log_offset', 'sigma']
     """
     import pymc as pm
     import pytensor.tensor as pt
@@ -105,9 +107,8 @@ def build_model(spec: ModelSpec, data: CurveData):
                     "initval": np.linspace(-0.5, 1.5, n),
                 }
             delta = _prior(pm, "delta", pr["delta"], dims="break", **delta_kw)
-            phi = _prior(pm, "phi", pr["phi"], dims="break")
+            f = _prior(pm, "f", pr["f"], dims="break")
             log_d = pm.Deterministic("log_d", centre + half * delta, dims="break")
-            f = pm.Deterministic("f", half * phi, dims="break")
 
         mu = log_curve(d["log_x"], log_a, log_b, c0, c, log_d, f)
         if spec.likelihood == "student_t":

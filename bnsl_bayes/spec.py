@@ -30,7 +30,7 @@ DISTRIBUTIONS = {
     "Uniform": ("lower", "upper"),
 }
 
-PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "delta", "phi", "sigma", "nu")
+PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "delta", "f", "sigma", "nu")
 LIKELIHOODS = ("normal", "student_t")
 BACKENDS = ("nutpie", "pymc", "numpyro")
 SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept", "mass_matrix")

@@ -108,7 +108,7 @@ def test_reach_plot_unreachable_target(addition_fit):
 def test_diagnostics_plot(addition_fit):
     axes = plots.plot_diagnostics(addition_fit)
     titles = [ax.get_title() for ax in axes[:, 0]]
-    assert {"c0", "c", "delta", "phi", "sigma"} <= set(titles)
+    assert {"c0", "c", "delta", "f", "sigma"} <= set(titles)
     assert axes.shape == (len(titles), 2)
     axes = plots.plot_diagnostics(addition_fit, kind="trace", var_names=["c0"])
     assert axes.shape == (1, 2)
