@@ -66,7 +66,8 @@ class Outcome:
     diagnostics: dict | None = None
     path: str | None = None
     fit: Fit | None = None  # only without a store; with one, fits are read back from disk
-    seconds: float = 0.0
+    seconds: float = 0.0  # spent on this curve by its worker (the first curve of a worker includes compiling)
+    finished: float = 0.0  # seconds from the start of fit_many until the result arrived (throughput over time)
 
 
 # ---- identity of a curve's result ----------------------------------------------------------------
@@ -255,6 +256,7 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
 
         with tqdm(total=len(todo), disable=not progress, desc="fitting curves", unit="curve") as bar:
             for out in runner:
+                out.finished = time.perf_counter() - t0
                 outcomes[out.key] = out
                 bar.update()
     ordered = {t.key: outcomes[t.key] for t in tasks}
@@ -350,27 +352,20 @@ def add_fit_many_command(subparsers):
     return p
 
 
-def _read_table(path: str) -> pd.DataFrame:
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise ValueError(f"{path}: expected a .csv or .parquet file")
-
-
 def run_fit_many_command(args) -> int:
     import sys
+
+    from .cli import read_table
 
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}
     group = args.group[0] if len(args.group) == 1 else args.group
     try:
-        data = _read_table(args.data)
+        data = read_table(args.data)
         result = fit_many(data, args.x, args.y, group, breaks=args.breaks, seed=args.seed, store=args.store,
                           client=args.scheduler, workers=args.workers, spec=args.spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)
-    except (ValueError, TypeError, FileNotFoundError, RuntimeError) as e:  # nothing was fitted: a usage error
+    except (ValueError, TypeError, OSError, RuntimeError) as e:  # nothing was fitted: a usage error
         print(f"bnsl-bayes fit-many: error: {e}", file=sys.stderr)
         return 2
     print(result.summary())

@@ -148,4 +148,4 @@ def test_compare_and_average(data):
     assert list(avg.columns) == ["x", "median", "mean", "lower", "upper"]
     with pytest.raises(ValueError, match="different data"):
         other = bnsl_bayes.fit(train.x[:-1], train.y[:-1], breaks=0, seed=1, warn=False, **FAST)
-        bnsl_bayes.compare([fits[0], other])
+        bnsl_bayes.compare({"all": fits[0], "fewer": other})

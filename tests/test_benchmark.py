@@ -1,0 +1,189 @@
+"""The benchmark runner: `--quick` end to end into a temporary directory, and its scoring rules.
+
+The quick run (12 curves, one compile, small sampler) takes about 2 minutes on 2 cores. The notebook
+that plots the committed results (notebooks/benchmark.ipynb) is executed by tests/test_notebooks.py,
+which runs every notebook.
+"""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOMAINS = ("IC", "NMT", "LM", "BB", "DD", "Nano")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    md = out / "BENCHMARKS.md"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out), "--markdown", str(md)],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, md
+
+
+@pytest.mark.slow
+def test_quick_run_writes_sane_json(quick_run):
+    from bnsl_bayes import datasets
+
+    data = datasets.benchmark()
+    out, _ = quick_run
+    summary = json.loads((out / "summary.json").read_text())
+    curves = json.loads((out / "curves.json").read_text())
+    assert summary["meta"]["quick"] is True and summary["complete"] is True
+    assert summary["n_curves_done"] == len(curves["curves"]) == 2 * len(DOMAINS)
+    assert set(summary["domains"]) == {*DOMAINS, "NLP+Nano", "all"}
+    assert summary["domains"]["NLP+Nano"]["n_curves"] == 8
+    for rec in curves["curves"]:
+        assert rec["domain"] in DOMAINS and rec["n_context"] >= 2 and rec["n_target"] >= 1
+        d = rec["default"]
+        assert d["status"] == "ok", d
+        assert 0 <= d["rmsle"] < 1
+        assert math.isfinite(d["ll"])
+        assert 0 <= d["coverage90"] <= 1 and 0 <= d["msce"] <= 1
+        cal = d["calibration"]
+        assert len(cal) == 7 and all(0 <= c <= 1 for c in cal)
+        assert all(b >= a for a, b in zip(cal, cal[1:])), "central intervals nest, so coverage cannot fall with level"
+        assert rec["pointfit"]["status"] == "ok" and 0 <= rec["pointfit"]["rmsle"] < 1
+        assert rec["averaged"]["status"] == "not_run"  # --quick fits the default model only
+        ctx_y = data.loc[(data["curve"] == rec["curve"]) & (data["split"] == "context"), "y"]
+        assert rec["y_divisor"] == (ctx_y.max() if rec["domain"] in ("DD", "Nano") else 1.0)
+    for g, row in summary["domains"].items():
+        for m in ("default", "pointfit"):
+            assert row[m]["n_failed"] == 0
+            assert 0 <= row[m]["rmsle"]["mean"] < 1
+        assert math.isfinite(row["default"]["ll"]["mean"])
+        assert 0 <= row["default"]["coverage90"]["mean"] <= 1
+    sp = summary["speed"]
+    assert sp["compile_seconds"]["bnsl-1"] > 0
+    assert 0 < sp["default_warm_seconds_per_curve"] < sp["default_cold_seconds_per_curve"]
+    assert sp["pointfit_seconds_per_curve"] > 0 and sp["ratio_default_warm_to_pointfit"] > 0
+    assert sp["total_wall_seconds"] > 0
+    mem = summary["memory"]
+    assert mem["self_max_rss_mb"] > 0 and mem["pointfit_child_max_rss_mb"] > 0
+    assert len(summary["load"]["start"]) == 3 and len(summary["load"]["end"]) == 3
+    assert summary["reported"]["metrics"]["NSL-PFN"]["IC"]["rmsle"] == 0.0280
+
+
+@pytest.mark.slow
+def test_quick_markdown_and_render_only(quick_run):
+    out, md = quick_run
+    text = md.read_text()
+    assert "QUICK SUBSET, NOT THE BENCHMARK" in text
+    assert "reported, not re-run" in text
+    for heading in ("## Ours vs reported", "## Every domain", "## Calibration", "## Speed and memory",
+                    "## How the numbers are computed"):
+        assert heading in text
+    for g in ("IC", "NLP+Nano", "DD"):
+        assert f"| {g} | NSL-PFN *(reported, not re-run)* |" in text
+    again = out / "again.md"
+    proc = subprocess.run([sys.executable, "benchmarks/run.py", "--render-only", "--out", str(out), "--markdown",
+                           str(again)], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert again.read_text() == text
+
+
+def test_committed_results_are_consistent():
+    """What the repository ships: BENCHMARKS.md is the render of the committed JSON."""
+    from benchmarks import render
+
+    res = REPO / "benchmarks" / "results"
+    if not (res / "summary.json").is_file():
+        pytest.skip("no committed full results yet")
+    summary = json.loads((res / "summary.json").read_text())
+    records = json.loads((res / "curves.json").read_text())["curves"]
+    assert (REPO / "BENCHMARKS.md").read_text() == render.render(summary, records)
+
+
+# ---- scoring rules, no sampling ------------------------------------------------------------------
+def test_score_draws_adds_log_of_y_divisor():
+    from benchmarks.scoring import score_draws
+
+    rng = np.random.default_rng(1)
+    draws = np.exp(rng.normal(0.0, 0.05, size=(2000, 3)))
+    lpd = np.array([2.0, 2.5, 3.0])
+    plain = score_draws([1.0, 1.02, 0.98], draws, lpd)
+    scaled = score_draws([1.0, 1.02, 0.98], draws, lpd, y_divisor=2.0)
+    assert scaled["ll"] == pytest.approx(plain["ll"] + np.log(2.0))
+    assert scaled["rmsle"] == plain["rmsle"] and scaled["msce"] == plain["msce"]
+    assert plain["ll"] == pytest.approx(2.5)
+
+
+def test_mixture_log_density_is_the_weighted_mixture():
+    from benchmarks.scoring import mixture_log_density
+
+    lp = {"a": np.log([0.1, 1.0]), "b": np.log([0.3, 2.0]), "c": np.log([5.0, 5.0])}
+    got = mixture_log_density(lp, {"a": 0.25, "b": 0.75, "c": 0.0})
+    assert np.exp(got) == pytest.approx([0.25 * 0.1 + 0.75 * 0.3, 0.25 * 1.0 + 0.75 * 2.0])
+
+
+def test_summaries_skip_failed_curves_and_count_them():
+    from benchmarks.scoring import summarize_method
+
+    ok = {"status": "ok", "rmsle": 0.1, "ll": 2.0, "msce": 0.01, "coverage90": 1.0, "calibration": [1.0] * 7}
+    recs = [{"default": ok}, {"default": {**ok, "rmsle": 0.3, "ll": None}}, {"default": {"status": "failed"}}]
+    s = summarize_method(recs, "default")
+    assert (s["n_curves"], s["n_scored"], s["n_failed"]) == (3, 2, 1)
+    assert s["rmsle"]["mean"] == pytest.approx(0.2)
+    assert s["ll"]["n"] == 1 and s["ll"]["n_missing"] == 1
+
+
+def test_quick_plan_takes_curves_by_name_round_robin():
+    from bnsl_bayes import datasets
+
+    from benchmarks.run import plan_curves
+
+    data = datasets.benchmark()
+    quick = plan_curves(data, quick=True)
+    assert len(quick) == 12 and [c.split("/")[0] for c in quick[:6]] == list(DOMAINS)
+    full = plan_curves(data, quick=False)
+    assert sorted(full) == sorted(data["curve"].unique()) and len(full) == 132
+
+
+def test_fits_see_context_points_only(monkeypatch):
+    """The rule of the benchmark: targets are for scoring only. Fake fit_many records what it is given."""
+    import bnsl_bayes.many
+
+    from benchmarks import run
+
+    seen = []
+
+    class FakeFit:
+        def draws(self, x, kind="predictive"):
+            import xarray as xr
+
+            vals = np.exp(np.random.default_rng(0).normal(0, 0.05, size=(1, 200, len(x))))
+            return xr.DataArray(vals * 0.5, dims=("chain", "draw", "x"))
+
+        def log_predictive_density(self, x, y):
+            return np.zeros(len(x))
+
+    class FakeResult:
+        def __init__(self, keys):
+            self.outcomes = {k: bnsl_bayes.many.Outcome(k, "done", diagnostics={"divergences": 0, "r_hat_max": 1.0},
+                                                        seconds=0.1) for k in keys}
+            self.fits = {k: FakeFit() for k in keys}
+
+    def fake_fit_many(data, x, y, group, **kw):
+        seen.append(data.copy())
+        return FakeResult(sorted(data[group].unique()))
+
+    monkeypatch.setattr(bnsl_bayes.many, "fit_many", fake_fit_many)
+    from bnsl_bayes import datasets
+
+    data = datasets.benchmark(["NMT", "Nano"])
+    names = run.plan_curves(data, quick=True)
+    recs = run.run_chunk(data, names, seed=0, sampler={}, with_average=False)
+    assert len(seen) == 1
+    passed = seen[0]
+    assert set(passed["split"]) == {"context"}
+    ctx = data[data["curve"].isin(names) & (data["split"] == "context")]
+    pd.testing.assert_frame_equal(passed.reset_index(drop=True), ctx.reset_index(drop=True))
+    assert [r["curve"] for r in recs] == names and all(r["default"]["status"] == "ok" for r in recs)
