@@ -39,6 +39,17 @@ def _methods(summary) -> list[str]:
     return ["default", "averaged", "pointfit"] if run_avg else ["default", "pointfit"]
 
 
+def _compare_word(ours: float, ref: float, digits: int, se: float | None) -> str:
+    """'better than' / 'WORSE than' (higher `ours` is better), 'equal to' at the reported precision;
+    a difference smaller than our standard error over curves is flagged as such."""
+    if round(ours, digits) == round(ref, digits):
+        return "equal to"
+    word = "better than" if ours > ref else "WORSE than"
+    if se is not None and abs(ours - ref) < se:
+        word = "within one standard error of, but " + word
+    return word
+
+
 def _verdicts(summary) -> list[str]:
     """Plain sentences: where our numbers beat or lose to each reported number."""
     lines = []
@@ -56,17 +67,18 @@ def _verdicts(summary) -> list[str]:
                 if not r:
                     continue
                 ours = s["rmsle"]["mean"]
-                word = "better than" if ours < r["rmsle"] else "WORSE than"
+                word = _compare_word(-ours, -r["rmsle"], 4, s["rmsle"].get("se"))
                 parts.append(f"RMSLE {ours:.4f} is {word} {ref}'s {r['rmsle']:.4f} ({ours / r['rmsle']:.2f}x)")
                 if r.get("ll") is not None and s.get("ll") and m != "pointfit":
                     ll = s["ll"]["mean"]
-                    word = "better than" if ll > r["ll"] else "WORSE than"
+                    word = _compare_word(ll, r["ll"], 3, s["ll"].get("se"))
                     parts.append(f"LL {ll:.3f} is {word} {ref}'s {r['ll']:.3f}")
             lines.append(f"- **{g}, {METHOD_LABEL[m]}** ({s['n_scored']} curves): " + "; ".join(parts) + ".")
     return lines
 
 
-def render(summary: dict, records: list[dict]) -> str:
+def render(summary: dict, records: list[dict], throughput: dict | None = None) -> str:
+    """The markdown report; `throughput` is benchmarks/throughput.py's result, added as its own section."""
     meta = summary["meta"]
     doms = summary["domains"]
     methods = _methods(summary)
@@ -84,7 +96,9 @@ def render(summary: dict, records: list[dict]) -> str:
                 "curves are scored (curves run in round-robin order across domains). Resume with `--resume`.", ""]
     load = summary.get("load", {})
     sp = summary.get("speed", {})
-    sampler = meta.get("sampler_overrides") or "the spec defaults (4 chains x (1000 tune + 1000 draws), target_accept 0.9)"
+    spec_sampler = meta.get("specs", {}).get(meta.get("default_model", ""), {}).get("sampler", {})
+    sampler = meta.get("sampler_overrides") or ("the spec defaults (" + ", ".join(
+        f"{k} {v}" for k, v in spec_sampler.items()) + ")")
     out += [
         f"Run {meta.get('started')} to {meta.get('finished', '(running)')}; `{meta.get('command')}`; "
         f"git {meta.get('git_commit', '')[:10]}"
@@ -243,6 +257,11 @@ def render(summary: dict, records: list[dict]) -> str:
         for (m, e), cs in shown.items():
             out.append(f"- {m}: {len(cs)} curves ({', '.join(cs[:3])}{' ...' if len(cs) > 3 else ''}): {e}")
         out += ["", "Failed curves are left out of that method's means (the `curves` column shows scored/total).", ""]
+
+    if throughput:
+        out += ["## Many curves: fit_many throughput", "",
+                "Measured by `python benchmarks/throughput.py` (its own run, written to benchmarks/results/"
+                "throughput.json and copied here by the renderer).", "", throughput["markdown"], ""]
 
     out += ["## How the numbers are computed, and the choices made", "",
             "- **Protocol.** Each curve is fitted on its context points only; target y is used for scoring only. "

@@ -166,9 +166,15 @@ def write_all(out: Path, markdown: Path, meta: dict, records: list[dict], extra:
     write_json(out / SUMMARY_FILE, _clean(summary))
     from bnsl_bayes.io import atomic_write
 
-    text = render.render(summary, records)
+    text = render.render(summary, records, read_throughput(out))
     atomic_write(markdown, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return summary
+
+
+def read_throughput(out: Path) -> dict | None:
+    """benchmarks/throughput.py's result beside the benchmark's, if it was run."""
+    path = out / "throughput.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 # ---- summaries -----------------------------------------------------------------------------------
@@ -442,7 +448,8 @@ def main(argv=None) -> int:
         records = json.loads((out / CURVES_FILE).read_text())["curves"]
         from bnsl_bayes.io import atomic_write
 
-        atomic_write(markdown, lambda tmp: Path(tmp).write_text(render.render(summary, records), encoding="utf-8"))
+        text = render.render(summary, records, read_throughput(out))
+        atomic_write(markdown, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
         log(f"rendered {markdown}")
         return 0
 

@@ -55,39 +55,22 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
+    # The options both samplers share; each backend adds its own names for seed, mass matrix, progress.
+    common = {k: settings[k] for k in ("draws", "tune", "chains", "target_accept")}
+    common["cores"] = cores or min(settings["chains"], 2)
     if backend == "nutpie":
         import nutpie
 
-        compiled = compiled_model(spec, data)
-        idata = nutpie.sample(
-            compiled,
-            draws=settings["draws"],
-            tune=settings["tune"],
-            chains=settings["chains"],
-            cores=cores or min(settings["chains"], 2),
-            seed=int(seed),
-            target_accept=settings["target_accept"],
-            save_warmup=False,
-            low_rank_modified_mass_matrix=settings["mass_matrix"] == "low_rank",
-            progress_bar=progress,
-        )
+        idata = nutpie.sample(compiled_model(spec, data), **common, seed=int(seed), save_warmup=False,
+                              low_rank_modified_mass_matrix=settings["mass_matrix"] == "low_rank",
+                              progress_bar=progress)
     elif backend in ("pymc", "numpyro"):
         import pymc as pm
 
         logging.getLogger("pymc").setLevel(logging.ERROR)
         with build_model(spec, data):
-            idata = pm.sample(
-                draws=settings["draws"],
-                tune=settings["tune"],
-                chains=settings["chains"],
-                cores=cores or min(settings["chains"], 2),
-                random_seed=int(seed),
-                target_accept=settings["target_accept"],
-                nuts_sampler=backend,
-                progressbar=progress,
-                compute_convergence_checks=False,
-                idata_kwargs={"log_likelihood": False},
-            )
+            idata = pm.sample(**common, random_seed=int(seed), nuts_sampler=backend, progressbar=progress,
+                              compute_convergence_checks=False, idata_kwargs={"log_likelihood": False})
     else:
         raise ValueError(f"unknown backend {backend!r}; use 'nutpie', 'pymc' or 'numpyro'")
     return _tidy(idata), {"backend": backend, **settings}
