@@ -174,7 +174,15 @@ def write_all(out: Path, markdown: Path, meta: dict, records: list[dict], extra:
 def read_throughput(out: Path) -> dict | None:
     """benchmarks/throughput.py's result beside the benchmark's, if it was run."""
     path = out / "throughput.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    from benchmarks import throughput
+
+    result = json.loads(path.read_text())
+    # the text is derived from the measured runs, so rendering again keeps it in step with the code
+    result["scaling_estimate"] = throughput.scaling_estimate(result["runs"])
+    result["markdown"] = throughput.markdown(result)
+    return result
 
 
 # ---- summaries -----------------------------------------------------------------------------------

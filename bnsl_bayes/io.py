@@ -10,6 +10,15 @@ from pathlib import Path
 FORMAT_VERSION = 1
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, before any threads
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 def atomic_write(path, write) -> Path:
     """Call write(tmp_path) then rename onto `path`, so a crash never leaves a half-written file."""
     path = Path(path)
@@ -18,6 +27,8 @@ def atomic_write(path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp creates the file private (0600); give it the mode a plain open() would
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
