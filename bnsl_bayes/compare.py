@@ -43,7 +43,7 @@ def compare(fits, method: str = "stacking") -> pd.DataFrame:
     with warnings.catch_warnings():
         # Pareto-k warnings are reported in the table's `warning` column instead.
         warnings.simplefilter("ignore", UserWarning)
-        return az.compare({k: f.idata for k, f in named.items()}, ic="loo", method=method)
+        return az.compare({k: f.loo_idata() for k, f in named.items()}, ic="loo", method=method)
 
 
 def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,

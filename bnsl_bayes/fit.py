@@ -23,6 +23,11 @@ class Fit:
 
     Intervals everywhere are central (equal-tailed) posterior intervals: the `prob` interval runs
     from the (1-prob)/2 to the (1+prob)/2 quantile, so they transform exactly between y and log y.
+
+    Every answer (forecasts, breaks, reach, summary, LOO) is computed from `posterior`: the sampled
+    chains mixed with their stacking weights (`chain_weights`, see `forecast.chain_stacking_weights`),
+    so a chain stuck in a mode that predicts the data poorly does not drag the forecast. The raw
+    chains stay in `idata.posterior`, and `diagnostics()` reports on them.
     """
 
     def __init__(self, idata):
@@ -32,6 +37,19 @@ class Fit:
         self.seed = int(attrs["seed"])
         self.x_name = attrs.get("x_name", "x")
         self.y_name = attrs.get("y_name", "y")
+        n_chain = idata.posterior.sizes["chain"]
+        self.chain_weights = np.asarray(json.loads(attrs.get("chain_weights", "null")) or [1 / n_chain] * n_chain)
+        if self.chain_weights.shape != (n_chain,):
+            raise ValueError(f"saved fit: chain_weights has {self.chain_weights.size} entries for {n_chain} chains")
+        self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.seed)
+        self.posterior = fc.take_draws(idata.posterior, self._index)
+
+    def loo_idata(self):
+        """InferenceData of the stacked draws with their pointwise log-likelihood, for PSIS-LOO."""
+        import arviz as az
+
+        return az.InferenceData(posterior=self.posterior,
+                                log_likelihood=fc.take_draws(self.idata.log_likelihood, self._index))
 
     # data --------------------------------------------------------------------------------------
     @property
@@ -55,13 +73,14 @@ class Fit:
     def _log_draws(self, x_new, kind: str) -> xr.DataArray:
         x_new = check_x_new(x_new)
         if kind == "predictive":
-            return fc.log_predictive_draws(self.idata.posterior, x_new, self.seed)
+            return fc.log_predictive_draws(self.posterior, x_new, self.seed)
         if kind == "curve":
-            return fc.log_curve_draws(self.idata.posterior, x_new)
+            return fc.log_curve_draws(self.posterior, x_new)
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
 
     def draws(self, x_new, kind: str = "predictive") -> xr.DataArray:
-        """Posterior draws of y at x_new, dims (chain, draw, x).
+        """Posterior draws of y at x_new, dims (chain, draw, x): the chains mixed by their stacking
+        weights, so one chain that holds n_chains x n_draws draws.
 
         kind="predictive" includes observation noise (what a new run would measure);
         kind="curve" is the noise-free scaling law.
@@ -83,7 +102,7 @@ class Fit:
     def log_predictive_density(self, x_new, y_new) -> np.ndarray:
         """log posterior predictive density of each observed y_new at x_new (density of y)."""
         x_new, y_new = check_xy(x_new, y_new, "x_new", "y_new", min_distinct_x=1)
-        return fc.log_predictive_density(self.idata.posterior, x_new, y_new)
+        return fc.log_predictive_density(self.posterior, x_new, y_new)
 
     # breaks and targets ------------------------------------------------------------------------
     def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
@@ -96,7 +115,7 @@ class Fit:
         cols = ["break", "median", "lower", "upper", "prob_beyond_data"]
         if self.breaks == 0:
             return pd.DataFrame(columns=cols)
-        log_d = self.idata.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
+        log_d = self.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
         lo, med, hi = np.quantile(log_d, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=1)
         beyond = (log_d > np.log(self.x.max())).mean(axis=1)
         return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
@@ -111,7 +130,7 @@ class Fit:
         if not x_max > x_lo:
             raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
         grid = np.geomspace(x_lo, x_max, n_grid)
-        curves = fc.log_curve_draws(self.idata.posterior, grid).values.reshape(-1, n_grid)
+        curves = fc.log_curve_draws(self.posterior, grid).values.reshape(-1, n_grid)
         # Which way the target lies: below the curve where the data ends (loss going down) or above.
         below = np.log(target) <= np.median(curves[:, np.searchsorted(grid, self.x.max())])
         return fc.crossing_x(curves, np.log(grid), np.log(target), below)
@@ -149,6 +168,9 @@ class Fit:
             "ess_tail_min": mn(ess_t),
             "divergences": int(self.idata.sample_stats["diverging"].values.sum()),
             "chains": int(post.sizes["chain"]),
+            # Stacking weight of each chain; effective_chains = 1 / sum(w^2) (all chains agree: = chains).
+            "chain_weights": [round(float(w), 4) for w in self.chain_weights],
+            "effective_chains": float(1.0 / np.sum(self.chain_weights ** 2)),
             "draws": int(post.sizes["chain"] * post.sizes["draw"]),
         }
 
@@ -161,7 +183,9 @@ class Fit:
             problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT}")
         if problems:
             warnings.warn(
-                f"{self.spec.name} fit: {' and '.join(problems)}. Remedies: raise target_accept "
+                f"{self.spec.name} fit: {' and '.join(problems)} (chain stacking weights "
+                f"{d['chain_weights']}: forecasts already down-weight chains that predict the data worse). "
+                "Remedies: raise target_accept "
                 "(e.g. fit(..., target_accept=0.99)), sample longer (tune=2000), or try fewer breaks "
                 "and compare them with bnsl_bayes.compare.",
                 RuntimeWarning,
@@ -172,7 +196,7 @@ class Fit:
         """Posterior summary of the natural parameters (a, b, c0, c, d, f, sigma)."""
         import arviz as az
 
-        post = self.idata.posterior
+        post = self.posterior
         out = xr.Dataset({"a": np.exp(post["log_a"]), "log_b": post["log_b"], "c0": post["c0"]})
         if self.breaks:
             out = out.assign(c=post["c"], d=np.exp(post["log_d"]), f=post["f"])
@@ -197,6 +221,7 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
 
     obs = xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
     ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
+    weights = fc.chain_stacking_weights(ll["y"].values)
     out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
                            observed_data=obs, log_likelihood=ll)
     out.posterior.attrs.update({
@@ -205,6 +230,7 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
         "spec": json.dumps(spec.to_dict()),
         "sampler": json.dumps(sampler),
         "seed": int(seed),
+        "chain_weights": json.dumps([float(w) for w in weights]),
         "x_name": x_name,
         "y_name": y_name,
     })

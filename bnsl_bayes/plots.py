@@ -143,7 +143,7 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50):
     fig, ax = _axes(ax)
     _shade_data_window(ax, fit)
     summary = fit.break_positions(prob)
-    log_d = fit.idata.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
+    log_d = fit.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
     colors = ["tab:purple", "tab:orange", "tab:green", "tab:brown"]
     for k, row in summary.iterrows():
         color = colors[k % len(colors)]

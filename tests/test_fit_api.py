@@ -42,7 +42,21 @@ def test_forecast_is_reproducible(fit1):
 
 def test_draws_have_named_dims(fit1):
     d = fit1.draws([1e3, 2e3], kind="curve")
-    assert d.dims == ("chain", "draw", "x") and d.sizes["chain"] == 2 and d.sizes["draw"] == 300
+    # the chains mixed by their stacking weights: one chain holding all 2 x 300 draws
+    assert d.dims == ("chain", "draw", "x") and d.sizes["chain"] == 1 and d.sizes["draw"] == 600
+
+
+def test_answers_follow_the_chain_weights(fit1):
+    """A chain with zero weight contributes nothing; the weights survive save/load."""
+    idata = fit1.idata.copy()
+    idata.posterior.attrs["chain_weights"] = json.dumps([0.0, 1.0])
+    only_second = bnsl_bayes.Fit(idata)
+    post = fit1.idata.posterior.sel(chain=1)
+    lo, med, hi = np.quantile(np.exp(post["log_d"].values[:, 0]), [0.05, 0.5, 0.95])
+    bp = only_second.break_positions()
+    np.testing.assert_allclose([bp.lower[0], bp["median"][0], bp.upper[0]], [lo, med, hi])
+    assert only_second.diagnostics()["chain_weights"] == [0.0, 1.0]
+    assert only_second.diagnostics()["effective_chains"] == 1.0
 
 
 def test_break_positions_and_reach(fit1):
@@ -72,6 +86,7 @@ def test_diagnostics_keys(fit1):
     d = fit1.diagnostics()
     assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(d)
     assert d["draws"] == 600
+    assert len(d["chain_weights"]) == 2 and abs(sum(d["chain_weights"]) - 1) < 1e-3
 
 
 def test_unconverged_fit_warns_with_remedy(fit1):
