@@ -174,9 +174,12 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
                 "estimate is unreliable for that curve).", ""]
 
     out += ["## Sampler diagnostics", "", "Per spec: curves fitted, curves with any divergent transition, "
-            "curves with r_hat > 1.01, median divergences per curve (out of chains x draws).", "",
-            "| domain | spec | fitted | failed | with divergences | r_hat > 1.01 | median divergences |",
-            "|---|---|---|---|---|---|---|"]
+            "curves with r_hat > 1.01, median divergences per curve (out of chains x draws), and curves where "
+            "chain stacking finds some chains predicting the context points clearly worse than the others "
+            "(chains stuck in different modes; see the README's model section).", "",
+            "| domain | spec | fitted | failed | with divergences | r_hat > 1.01 | median divergences "
+            "| chains in worse modes |",
+            "|---|---|---|---|---|---|---|---|"]
     specs = sorted({k for r in records for k in r.get("fits", {})})
     for g in GROUP_ORDER[:6]:
         recs = [r for r in records if r["domain"] == g]
@@ -188,8 +191,11 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
             div = [f["diagnostics"]["divergences"] for f in ok]
             rh = [f["diagnostics"]["r_hat_max"] for f in ok]
             med = sorted(div)[len(div) // 2] if div else None
+            # fits recorded before chain stacking existed carry no count: shown as "–"
+            worse = [f["diagnostics"].get("chains_predicting_worse") for f in ok]
+            rew = str(sum(w > 0 for w in worse)) if worse and None not in worse else "–"
             out.append(f"| {g} | {s} | {len(ok)} | {len(fits) - len(ok)} | {sum(d > 0 for d in div)} | "
-                       f"{sum(not (v <= 1.01) for v in rh)} | {med if med is not None else '–'} |")
+                       f"{sum(not (v <= 1.01) for v in rh)} | {med if med is not None else '–'} | {rew} |")
     out += [""]
 
     mem = summary.get("memory", {})

@@ -25,9 +25,10 @@ class Fit:
     from the (1-prob)/2 to the (1+prob)/2 quantile, so they transform exactly between y and log y.
 
     Every answer (forecasts, breaks, reach, summary, LOO) is computed from `posterior`: the sampled
-    chains mixed with their stacking weights (`chain_weights`, see `forecast.chain_stacking_weights`),
-    so a chain stuck in a mode that predicts the data poorly does not drag the forecast. The raw
-    chains stay in `idata.posterior`, and `diagnostics()` reports on them.
+    chains with equal weight by default, or, for a fit made with ``stack_chains=True``, mixed by their
+    chain-stacking weights (see `forecast.chain_stacking_weights`), which drops chains stuck in modes
+    that predict the data clearly worse. The raw chains always stay in `idata.posterior`, and
+    `diagnostics()` reports on them.
     """
 
     def __init__(self, idata):
@@ -41,13 +42,21 @@ class Fit:
         self.chain_weights = np.asarray(json.loads(attrs.get("chain_weights", "null")) or [1 / n_chain] * n_chain)
         if self.chain_weights.shape != (n_chain,):
             raise ValueError(f"saved fit: chain_weights has {self.chain_weights.size} entries for {n_chain} chains")
-        self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.seed)
-        self.posterior = fc.take_draws(idata.posterior, self._index)
+        stacking = attrs.get("chain_stacking_weights")
+        self.chain_stacking_weights = None if stacking is None else np.asarray(json.loads(stacking))
+        if np.allclose(self.chain_weights, 1 / n_chain):
+            self._index = None  # equal weights: the chains as sampled
+            self.posterior = idata.posterior
+        else:
+            self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.seed)
+            self.posterior = fc.take_draws(idata.posterior, self._index)
 
     def loo_idata(self):
-        """InferenceData of the stacked draws with their pointwise log-likelihood, for PSIS-LOO."""
+        """InferenceData of the draws answers come from, with their pointwise log-likelihood (PSIS-LOO)."""
         import arviz as az
 
+        if self._index is None:
+            return self.idata
         return az.InferenceData(posterior=self.posterior,
                                 log_likelihood=fc.take_draws(self.idata.log_likelihood, self._index))
 
@@ -168,9 +177,11 @@ class Fit:
             "ess_tail_min": mn(ess_t),
             "divergences": int(self.idata.sample_stats["diverging"].values.sum()),
             "chains": int(post.sizes["chain"]),
-            # Stacking weight of each chain; effective_chains = 1 / sum(w^2) (all chains agree: = chains).
+            # Weight of each chain in every answer (equal unless fitted with stack_chains=True), and how
+            # many chains chain stacking finds predicting the data clearly worse (None: not computed).
             "chain_weights": [round(float(w), 4) for w in self.chain_weights],
-            "effective_chains": float(1.0 / np.sum(self.chain_weights ** 2)),
+            "chains_predicting_worse": (None if self.chain_stacking_weights is None
+                                        else int((self.chain_stacking_weights == 0).sum())),
             "draws": int(post.sizes["chain"] * post.sizes["draw"]),
         }
 
@@ -182,10 +193,12 @@ class Fit:
         if not d["r_hat_max"] <= R_HAT_LIMIT:
             problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT}")
         if problems:
+            worse = d["chains_predicting_worse"]
+            if worse:
+                problems.append(f"{worse} of {d['chains']} chains sit in modes that predict the data clearly "
+                                "worse by PSIS-LOO (fit(..., stack_chains=True) drops them; intervals get narrower)")
             warnings.warn(
-                f"{self.spec.name} fit: {' and '.join(problems)} (chain stacking weights "
-                f"{d['chain_weights']}: forecasts already down-weight chains that predict the data worse). "
-                "Remedies: raise target_accept "
+                f"{self.spec.name} fit: {'; '.join(problems)}. Remedies: raise target_accept "
                 "(e.g. fit(..., target_accept=0.99)), sample longer (tune=2000), or try fewer breaks "
                 "and compare them with bnsl_bayes.compare.",
                 RuntimeWarning,
@@ -212,7 +225,8 @@ class Fit:
         save_fit(self, path)
 
 
-def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict, x_name: str, y_name: str):
+def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict, x_name: str, y_name: str,
+               stack_chains: bool = False):
     """Attach observed data, pointwise log-likelihood and metadata to sampled InferenceData."""
     import arviz as az
 
@@ -221,7 +235,9 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
 
     obs = xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
     ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
-    weights = fc.chain_stacking_weights(ll["y"].values)
+    stacking = fc.chain_stacking_weights(ll["y"].values)
+    n_chain = len(stacking)
+    weights = stacking if stack_chains else np.full(n_chain, 1.0 / n_chain)
     out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
                            observed_data=obs, log_likelihood=ll)
     out.posterior.attrs.update({
@@ -231,6 +247,7 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
         "sampler": json.dumps(sampler),
         "seed": int(seed),
         "chain_weights": json.dumps([float(w) for w in weights]),
+        "chain_stacking_weights": json.dumps([float(w) for w in stacking]),
         "x_name": x_name,
         "y_name": y_name,
     })
@@ -239,13 +256,17 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
 
 def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict | None = None,
         likelihood: str | None = None, x_name: str | None = None, y_name: str | None = None,
-        progress: bool = False, warn: bool = True, **sampler) -> Fit:
+        progress: bool = False, warn: bool = True, stack_chains: bool = False, **sampler) -> Fit:
     """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
 
     x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood: overrides of the spec. sampler: chains, tune, draws, target_accept,
     backend ("nutpie" default, "pymc", "numpyro").
+    stack_chains: weight the chains by chain stacking (Yao, Vehtari & Gelman 2022) instead of equally.
+    Off by default: on the benchmark's context points (benchmarks/context_validation.py, targets
+    never read) it lowered the held-out log density, because dropping chains also drops modes that
+    extrapolate differently. The stacking weights are computed and reported either way.
 
     >>> f = fit([1e6, 2e6, 4e6, 8e6, 1.6e7], [0.9, 0.8, 0.72, 0.66, 0.62], breaks=0)  # doctest: +SKIP
     >>> f.forecast([3.2e7])  # doctest: +SKIP
@@ -259,7 +280,7 @@ def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict 
         spec = f"bnsl-{int(breaks)}"
     spec = load_spec(spec, priors=priors, likelihood=likelihood)
     idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
-    result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name)))
+    result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
     if warn:
         result.warn_if_unconverged()
     return result

@@ -112,7 +112,9 @@ def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float
 # fits the data far worse than another chain's. Averaging chains equally then gives that mode a
 # quarter of the forecast. Stacking the chains (Yao, Vehtari & Gelman 2022, "Stacking for non-mixing
 # Bayesian computations", JMLR 23) weights each chain by how well it predicts left-out points: chains
-# that agree keep equal weight, a chain stuck in a poor mode gets weight near zero.
+# that agree keep equal weight, a chain stuck in a poor mode gets weight zero. Opt-in
+# (fit(..., stack_chains=True)): the weights judge fit inside the data window, and on the benchmark's
+# context points dropping chains cost more in extrapolation than it gained (benchmarks/context_validation.py).
 
 
 STACKING_MIN_GAIN = 4.0  # elpd units

@@ -34,7 +34,7 @@ from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
 # in scripts; the default stays (a), which works anywhere (notebooks, scripts, tests) and already
 # keeps both cores busy. Ask for workers=2 (or --workers 2) when fitting hundreds of curves.
 DEFAULT_LOCAL_WORKERS = 1
-FIT_OPTIONS = (*SAMPLER_KEYS, "cores")  # what **fit_options may set
+FIT_OPTIONS = (*SAMPLER_KEYS, "cores", "stack_chains")  # what **fit_options may set
 _NOT_IN_FINGERPRINT = ("cores",)  # threads per fit change speed, not draws
 
 
@@ -211,7 +211,7 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
         uses spawned processes, so call from under
         ``if __name__ == "__main__":`` in a script.
     spec, priors, likelihood, **fit_options: as for `bnsl_bayes.fit` (chains, tune, draws,
-        target_accept, backend, and cores = threads per fit).
+        target_accept, backend, stack_chains, and cores = threads per fit).
 
     A curve whose data is invalid or whose sampling raises is recorded as failed, with the reason
     naming the curve and row; the other curves go on. Seeds per curve come from (seed, key).

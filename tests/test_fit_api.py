@@ -42,8 +42,7 @@ def test_forecast_is_reproducible(fit1):
 
 def test_draws_have_named_dims(fit1):
     d = fit1.draws([1e3, 2e3], kind="curve")
-    # the chains mixed by their stacking weights: one chain holding all 2 x 300 draws
-    assert d.dims == ("chain", "draw", "x") and d.sizes["chain"] == 1 and d.sizes["draw"] == 600
+    assert d.dims == ("chain", "draw", "x") and d.sizes["chain"] == 2 and d.sizes["draw"] == 300
 
 
 def test_answers_follow_the_chain_weights(fit1):
@@ -56,7 +55,15 @@ def test_answers_follow_the_chain_weights(fit1):
     bp = only_second.break_positions()
     np.testing.assert_allclose([bp.lower[0], bp["median"][0], bp.upper[0]], [lo, med, hi])
     assert only_second.diagnostics()["chain_weights"] == [0.0, 1.0]
-    assert only_second.diagnostics()["effective_chains"] == 1.0
+    assert only_second.draws([1e3]).sizes == {"chain": 1, "draw": 600, "x": 1}
+
+
+def test_stack_chains_uses_the_stacking_weights(data):
+    train, _ = data
+    f = bnsl_bayes.fit(train.x, train.y, breaks=1, seed=3, warn=False, stack_chains=True, **FAST)
+    attrs = f.idata.posterior.attrs
+    assert json.loads(attrs["chain_weights"]) == json.loads(attrs["chain_stacking_weights"])
+    np.testing.assert_allclose(f.chain_weights.sum(), 1.0)
 
 
 def test_break_positions_and_reach(fit1):
@@ -86,7 +93,8 @@ def test_diagnostics_keys(fit1):
     d = fit1.diagnostics()
     assert {"r_hat_max", "ess_bulk_min", "divergences"} <= set(d)
     assert d["draws"] == 600
-    assert len(d["chain_weights"]) == 2 and abs(sum(d["chain_weights"]) - 1) < 1e-3
+    assert d["chain_weights"] == [0.5, 0.5]  # equal unless fitted with stack_chains=True
+    assert d["chains_predicting_worse"] in (0, 1)
 
 
 def test_unconverged_fit_warns_with_remedy(fit1):
