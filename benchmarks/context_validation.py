@@ -27,8 +27,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from benchmarks import run, scoring  # noqa: E402
+from benchmarks import run  # noqa: E402
 
 FIT_SHARE = 0.7
 OUT = run.RESULTS / "context_validation.json"
@@ -36,7 +37,6 @@ OUT = run.RESULTS / "context_validation.json"
 
 def split_context(ctx):
     """(fit part, pseudo-target part) of one curve's context points, split by x."""
-    ctx = ctx.sort_values("x", kind="stable")
     xs = np.sort(ctx["x"].unique())
     n_fit = min(max(3, math.ceil(FIT_SHARE * len(xs))), len(xs) - 1)
     cut = xs[n_fit - 1]
@@ -65,13 +65,9 @@ def main(argv=None) -> int:
     data = benchmark()
     names = run.plan_curves(data, quick=False)[: args.limit]
     parts = {n: split_context(run.curve_parts(data, n)[0]) for n in names}
-    fit_rows = []
-    for n, (f, _) in parts.items():
-        fit_rows.append(f.assign(curve=n))
-    import pandas as pd
-
     t0 = time.perf_counter()
-    res = fit_many(pd.concat(fit_rows), x="x", y="y", group="curve", breaks=1, seed=args.seed)
+    fit_rows = pd.concat([f.assign(curve=n) for n, (f, _) in parts.items()])
+    res = fit_many(fit_rows, x="x", y="y", group="curve", breaks=1, seed=args.seed)
     records = []
     for n in names:
         fit_part, pseudo = parts[n]

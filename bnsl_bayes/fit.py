@@ -88,8 +88,8 @@ class Fit:
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
 
     def draws(self, x_new, kind: str = "predictive") -> xr.DataArray:
-        """Posterior draws of y at x_new, dims (chain, draw, x): the chains mixed by their stacking
-        weights, so one chain that holds n_chains x n_draws draws.
+        """Posterior draws of y at x_new, dims (chain, draw, x): the chains as sampled, or for a fit
+        made with stack_chains=True and unequal weights, one chain holding the weighted mix of all draws.
 
         kind="predictive" includes observation noise (what a new run would measure);
         kind="curve" is the noise-free scaling law.
