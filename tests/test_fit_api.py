@@ -95,16 +95,38 @@ def test_diagnostics_keys(fit1):
     assert d["draws"] == 600
     assert d["chain_weights"] == [0.5, 0.5]  # equal unless fitted with stack_chains=True
     assert d["chains_predicting_worse"] in (0, 1)
+    # the parameter with the largest r_hat is named, and each chain's median break position is given
+    assert d["r_hat_worst"].split("[")[0] in fit1.idata.posterior
+    med = np.exp(fit1.idata.posterior["log_d"].median("draw").values)
+    assert np.allclose(d["break_median_by_chain"], med, rtol=1e-3)
 
 
 def test_unconverged_fit_warns_with_remedy(fit1):
-    with pytest.warns(RuntimeWarning, match="target_accept"):
-        stats = fit1.idata.sample_stats.copy()
-        fit1.idata.sample_stats["diverging"] = stats["diverging"] | True
-        try:
+    stats = fit1.idata.sample_stats.copy()
+    fit1.idata.sample_stats["diverging"] = stats["diverging"] | True
+    try:
+        with pytest.warns(RuntimeWarning, match="target_accept"):
             fit1.warn_if_unconverged()
-        finally:
-            fit1.idata.sample_stats["diverging"] = stats["diverging"]
+    finally:
+        fit1.idata.sample_stats["diverging"] = stats["diverging"]
+
+
+def test_chains_in_different_modes_warn_with_their_break_positions(fit1):
+    """r_hat above the limit because one chain sits elsewhere: the warning names the parameter, gives
+    each chain's break position and points at comparing modes rather than at target_accept."""
+    post = fit1.idata.posterior
+    saved = post["log_d"].copy(), post["delta"].copy()
+    post["log_d"][1] = post["log_d"][1] + 3.0  # chain 2 puts the break e^3 = 20x further out
+    post["delta"][1] = post["delta"][1] + 3.0
+    try:
+        with pytest.warns(RuntimeWarning) as rec:
+            fit1.warn_if_unconverged()
+        msg = str(rec[-1].message)
+        assert "(at delta[1])" in msg and "median break position by chain" in msg and "compare" in msg
+        d0, d1 = fit1.diagnostics()["break_median_by_chain"]
+        assert d1[0] / d0[0] == pytest.approx(np.exp(3.0), rel=1e-2)
+    finally:
+        post["log_d"], post["delta"] = saved
 
 
 def test_save_load_round_trip(fit1, tmp_path):
