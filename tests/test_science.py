@@ -6,6 +6,7 @@ import pytest
 import bnsl_bayes
 from bnsl_bayes import datasets
 from bnsl_bayes.forms import bnsl
+from bnsl_bayes.simulate import recovered, simulated_curves
 
 pytestmark = pytest.mark.slow
 
@@ -27,32 +28,16 @@ def test_four_digit_addition_extrapolation():
     assert bp.lower[0] <= 612.58 <= bp.upper[0]
 
 
-def _simulated_curves(n_curves, rng):
-    """Curves from known 1-break BNSL parameters with 2% multiplicative noise."""
-    curves = []
-    for _ in range(n_curves):
-        p = dict(a=rng.uniform(0.05, 0.5), b=rng.uniform(2, 8), c0=rng.uniform(0.1, 0.5),
-                 c=[rng.uniform(0.3, 1.5)], d=[10 ** rng.uniform(3.5, 4.5)], f=[rng.uniform(0.1, 0.6)])
-        x_all = np.geomspace(1e2, 2e5, 24)
-        y_all = bnsl(x_all, **p) * np.exp(rng.normal(0, 0.02, x_all.size))
-        curves.append((p, x_all[:18], y_all[:18], x_all[18:], y_all[18:]))
-    return curves
-
-
 @pytest.fixture(scope="module")
 def simulated_fits():
     """8 curves simulated from known 1-break parameters, each fitted once with the default model."""
-    rng = np.random.default_rng(20231)
-    return [(p, xh, yh, bnsl_bayes.fit(x, y, breaks=1, seed=k, warn=False))
-            for k, (p, x, y, xh, yh) in enumerate(_simulated_curves(8, rng))]
+    curves = simulated_curves(8, seed=20231)
+    return [(c, recovered(bnsl_bayes.fit(c.x, c.y, breaks=1, seed=k, warn=False), c)) for k, c in enumerate(curves)]
 
 
 def test_heldout_coverage_on_simulated_curves(simulated_fits):
     """90% predictive intervals contain the 6 held-out points past each curve's window at about the nominal rate."""
-    hits = []
-    for p, xh, yh, fit in simulated_fits:
-        fc = fit.forecast(xh, prob=0.9)
-        hits.extend((fc.lower.values <= yh) & (yh <= fc.upper.values))
+    hits = [h for _, r in simulated_fits for h in r["heldout"]]
     # 48 intervals at 90%: 0.75 allows for binomial spread and for the correlation within a curve
     assert np.mean(hits) >= 0.75, hits
 
@@ -65,13 +50,7 @@ def test_heldout_coverage_on_simulated_curves(simulated_fits):
     "this test fails loudly once recovery reaches the nominal rate."))
 def test_parameter_recovery_on_simulated_curves(simulated_fits):
     """90% intervals contain the true break position, limit a and first slope c0 at about the nominal rate."""
-    hits = []
-    for p, xh, yh, fit in simulated_fits:
-        post = fit.idata.posterior
-        bp = fit.break_positions(prob=0.9)
-        hits.append(bp.lower[0] <= p["d"][0] <= bp.upper[0])
-        for draws, truth in ((np.exp(post["log_a"].values.ravel()), p["a"]), (post["c0"].values.ravel(), p["c0"])):
-            hits.append(np.quantile(draws, 0.05) <= truth <= np.quantile(draws, 0.95))
+    hits = [r[k] for _, r in simulated_fits for k in ("d", "a", "c0")]
     assert np.mean(hits) >= 0.75, hits
 
 

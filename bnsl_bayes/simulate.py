@@ -1,0 +1,61 @@
+"""Curves simulated from known BNSL parameters, and the checks that a fit recovers them.
+
+The parameter ranges are those of published 1-break fits to loss curves (slopes 0.1-0.5 before the
+break, 0.3-1.5 steeper after it, sharpness 0.1-0.6: Caballero et al. 2023), with the break placed
+inside or just past the fitted window and 2% multiplicative noise, about what seeds give on
+small runs. tests/test_science.py and benchmarks/recovery.py use the same curves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .forms import bnsl
+
+
+@dataclass(frozen=True)
+class SimulatedCurve:
+    """True 1-break parameters, the points to fit, and held-out points past them."""
+
+    params: dict
+    x: np.ndarray
+    y: np.ndarray
+    x_heldout: np.ndarray
+    y_heldout: np.ndarray
+
+
+def simulated_curves(n_curves: int, seed: int, noise: float = 0.02) -> list[SimulatedCurve]:
+    """`n_curves` curves on 24 log-spaced x in [1e2, 2e5]: the first 18 to fit, the last 6 held out.
+
+    >>> c = simulated_curves(1, seed=0)[0]
+    >>> len(c.x), len(c.x_heldout), sorted(c.params)
+    (18, 6, ['a', 'b', 'c', 'c0', 'd', 'f'])
+    """
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(n_curves):
+        p = dict(a=rng.uniform(0.05, 0.5), b=rng.uniform(2, 8), c0=rng.uniform(0.1, 0.5),
+                 c=[rng.uniform(0.3, 1.5)], d=[10 ** rng.uniform(3.5, 4.5)], f=[rng.uniform(0.1, 0.6)])
+        x_all = np.geomspace(1e2, 2e5, 24)
+        y_all = bnsl(x_all, **p) * np.exp(rng.normal(0, noise, x_all.size))
+        curves.append(SimulatedCurve(p, x_all[:18], y_all[:18], x_all[18:], y_all[18:]))
+    return curves
+
+
+def recovered(fit, curve: SimulatedCurve, prob: float = 0.9) -> dict:
+    """Whether the central `prob` intervals of the break position, the limit a and the first slope c0
+    contain the truth, and which held-out points lie inside the `prob` predictive interval."""
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    post = fit.posterior
+    bp = fit.break_positions(prob=prob)
+    p = curve.params
+    inside = lambda draws, truth: bool(np.quantile(draws, lo) <= truth <= np.quantile(draws, hi))  # noqa: E731
+    fc = fit.forecast(curve.x_heldout, prob=prob)
+    return {
+        "d": bool(bp.lower[0] <= p["d"][0] <= bp.upper[0]),
+        "a": inside(np.exp(post["log_a"].values.ravel()), p["a"]),
+        "c0": inside(post["c0"].values.ravel(), p["c0"]),
+        "heldout": ((fc.lower.values <= curve.y_heldout) & (curve.y_heldout <= fc.upper.values)).tolist(),
+    }
