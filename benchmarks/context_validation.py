@@ -61,6 +61,16 @@ def split_context(ctx):
     return ctx[ctx["x"] <= cut], ctx[ctx["x"] > cut]
 
 
+def domain_means(records: list[dict], labels) -> dict:
+    """Mean scores per domain and over all curves, for each scored setting in `labels`."""
+    out = {}
+    for group in sorted({r["domain"] for r in records}) + ["all"]:
+        rs = [r for r in records if group in ("all", r["domain"])]
+        out[group] = {m: {k: float(np.mean([r[m][k] for r in rs if r[m].get(k) is not None]))
+                          for k in ("rmsle", "ll", "msce", "coverage90")} for m in labels}
+    return out
+
+
 def reweighted(fit, weights):
     """The same posterior draws, answering with other chain weights."""
     import bnsl_bayes
@@ -113,10 +123,7 @@ def main(argv=None) -> int:
     ok = [r for r in records if r["status"] == "ok"]
     summary = {"curves": len(names), "ok": len(ok), "seconds": time.perf_counter() - t0,
                "reweighted": sum(1 for r in ok if max(r["chain_weights"]) > min(r["chain_weights"]) + 1e-9)}
-    for group in sorted({r["domain"] for r in ok}) + ["all"]:
-        rs = [r for r in ok if group in ("all", r["domain"])]
-        summary[group] = {m: {k: float(np.mean([r[m][k] for r in rs if r[m].get(k) is not None]))
-                              for k in ("rmsle", "ll", "msce", "coverage90")} for m in ("stacked", "equal")}
+    summary.update(domain_means(ok, ("stacked", "equal")))
     keep = summary["all"]["stacked"]["ll"] >= summary["all"]["equal"]["ll"]
     summary["decision"] = "chain stacking stays the default" if keep else "equal chain weights become the default"
     run.write_json(args.out, {"summary": summary, "records": records, "provenance": run.provenance()})
@@ -153,10 +160,7 @@ def compare_variants(args) -> int:
         ok = [r for r in records if r["default"] is not None and r[variant] is not None]
         summary = {"variant": variant, "priors": VARIANTS[variant], "curves": len(names), "ok": len(ok),
                    "seconds": {"default": default_seconds, variant: seconds}}
-        for group in sorted({r["domain"] for r in ok}) + ["all"]:
-            rs = [r for r in ok if group in ("all", r["domain"])]
-            summary[group] = {m: {k: float(np.mean([r[m][k] for r in rs if r[m].get(k) is not None]))
-                                  for k in ("rmsle", "ll", "msce", "coverage90")} for m in ("default", variant)}
+        summary.update(domain_means(ok, ("default", variant)))
         diff = np.array([r[variant]["ll"] - r["default"]["ll"] for r in ok])
         se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
         better = diff.mean() > 2 * se and \
