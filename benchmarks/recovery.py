@@ -1,6 +1,6 @@
 """Parameter recovery on simulated curves, for the default priors and the declared prior variants.
 
-    python -m benchmarks.recovery                 # 24 curves (the first 8 are tests/test_science.py's)
+    python -m benchmarks.recovery                 # 24 curves of seed 20231
     python -m benchmarks.recovery --curves 8
 
 Each curve (bnsl_bayes.simulate: known 1-break parameters, 2% noise, break inside or just past the
@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from benchmarks import run  # noqa: E402
 from benchmarks.context_validation import VARIANTS  # noqa: E402
 
-SEED = 20231  # the curves of tests/test_science.py
+SEED = 20231  # the first of the two seeds tests/test_science.py pools
 
 
 def main(argv=None) -> int:

@@ -30,28 +30,29 @@ def test_four_digit_addition_extrapolation():
 
 @pytest.fixture(scope="module")
 def simulated_fits():
-    """8 curves simulated from known 1-break parameters, each fitted once with the default model."""
-    curves = simulated_curves(8, seed=20231)
+    """48 curves simulated from known 1-break parameters, each fitted once with the default model.
+
+    The three parameters of one curve tend to miss together and the rate varies a lot between draws
+    of curves, so a handful of curves cannot estimate it: the first version of this test used the
+    first 8 curves of seed 20231 and got 13/24 (0.54); all 24 of that seed give 59/72 (0.82,
+    benchmarks/recovery.py), 24 fresh curves of seed 20232 give 71/72 (0.99). The test pools both
+    seeds, the unlucky curves included."""
+    curves = simulated_curves(24, seed=20231) + simulated_curves(24, seed=20232)
     return [(c, recovered(bnsl_bayes.fit(c.x, c.y, breaks=1, seed=k, warn=False), c)) for k, c in enumerate(curves)]
 
 
 def test_heldout_coverage_on_simulated_curves(simulated_fits):
     """90% predictive intervals contain the 6 held-out points past each curve's window at about the nominal rate."""
     hits = [h for _, r in simulated_fits for h in r["heldout"]]
-    # 48 intervals at 90%: 0.75 allows for binomial spread and for the correlation within a curve
-    assert np.mean(hits) >= 0.75, hits
+    # 288 intervals at 90%, correlated within a curve: about nominal means neither far too narrow
+    # nor far too wide
+    assert 0.75 <= np.mean(hits) <= 0.98, np.mean(hits)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Known shortfall, measured: 90% intervals of d1, a and c0 contain the truth for 13 of 24 parameters (0.54). "
-    "In 5 of the 8 curves the loss is within 1-3% of its limit by the window's end (a / min y = 0.97-0.99), "
-    "inside the 2% noise: a lower a with a shallower c0 and a break of either sign fits as well, the central "
-    "interval of a is cut by the a < min y boundary, and several fits mix poorly (r_hat up to 1.5). strict: "
-    "this test fails loudly once recovery reaches the nominal rate."))
 def test_parameter_recovery_on_simulated_curves(simulated_fits):
     """90% intervals contain the true break position, limit a and first slope c0 at about the nominal rate."""
     hits = [r[k] for _, r in simulated_fits for k in ("d", "a", "c0")]
-    assert np.mean(hits) >= 0.75, hits
+    assert 0.75 <= np.mean(hits) <= 0.98, np.mean(hits)
 
 
 def _sim(x_max):
