@@ -1,0 +1,68 @@
+"""Warm-fit time against sampler quality for a few sampler settings, on context points only.
+
+    python -m benchmarks.sampler_settings
+
+For the benchmark's quick set of curves (2 per domain), each setting fits bnsl-1 to the context
+points (held-out targets are not read) after one warm-up fit, and we record wall time per fit, mean
+leapfrog steps per draw, r_hat, divergences and the smallest bulk ESS. It answers "how much faster
+is X, and what does it cost", not "which forecasts better": only benchmarks/context_validation.py
+may decide a default. Results: benchmarks/results/sampler_settings.json.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from benchmarks import run  # noqa: E402
+
+SETTINGS = {
+    "default (diag mass matrix)": {},
+    "low-rank mass matrix": {"mass_matrix": "low_rank"},
+    "low-rank, 1000 draws": {"mass_matrix": "low_rank", "draws": 1000},
+}
+
+
+def main() -> int:
+    import bnsl_bayes
+    from bnsl_bayes.datasets import benchmark
+
+    data = benchmark()
+    names = run.plan_curves(data, quick=True)
+    first = run.curve_parts(data, names[0])[0]
+    bnsl_bayes.fit(first.x, first.y, breaks=1, seed=99, warn=False)  # compile once: every setting is warm
+    summary, records = {}, []
+    for label, options in SETTINGS.items():
+        rows = []
+        for k, name in enumerate(names):
+            ctx = run.curve_parts(data, name)[0]
+            t0 = time.perf_counter()
+            fit = bnsl_bayes.fit(ctx.x, ctx.y, breaks=1, seed=k, warn=False, **options)
+            seconds = time.perf_counter() - t0
+            d = fit.diagnostics()
+            rows.append({"setting": label, "curve": name, "seconds": seconds,
+                         "steps_per_draw": float(fit.idata.sample_stats["n_steps"].mean()),
+                         "r_hat_max": d["r_hat_max"], "divergences": d["divergences"],
+                         "ess_bulk_min": d["ess_bulk_min"]})
+        med = lambda key: float(np.median([r[key] for r in rows]))  # noqa: E731
+        summary[label] = {"options": options, "curves": len(rows), "median_seconds": med("seconds"),
+                          "median_steps_per_draw": med("steps_per_draw"), "median_r_hat_max": med("r_hat_max"),
+                          "fits_r_hat_above_1.01": int(sum(r["r_hat_max"] > 1.01 for r in rows)),
+                          "median_divergences": med("divergences"), "median_ess_bulk_min": med("ess_bulk_min"),
+                          "median_ess_bulk_min_per_second": float(np.median(
+                              [r["ess_bulk_min"] / r["seconds"] for r in rows]))}
+        records.extend(rows)
+        print(label, {k: round(v, 3) if isinstance(v, float) else v for k, v in summary[label].items()}, flush=True)
+    run.write_json(run.RESULTS / "sampler_settings.json",
+                   {"summary": summary, "records": records, "provenance": run.provenance()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
