@@ -58,7 +58,7 @@ VARIANTS = {
 }
 # Sampler settings proposed for speed (benchmarks/sampler_settings.py: on 12 curves the low-rank mass
 # matrix needs 31 leapfrog steps per draw instead of 107; with 1000 draws it has more bulk ESS than
-# the default and takes 1.6 s instead of 2.0 s per warm fit).
+# the default and takes 1.40 s instead of 1.75 s per warm fit, results/sampler_settings.json).
 # low-rank-1000 passed (LL 2.509 vs 2.506, cov90 0.802 vs 0.801) and became bnsl-1's default on
 # 2026-11-23 (results/context_validation_low-rank-1000.json); rerun now, it compares the default
 # with itself. The diag row states the settings it replaced, for a comparison that still means something.
