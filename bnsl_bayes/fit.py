@@ -16,6 +16,8 @@ from .spec import ModelSpec, load_spec
 from .validate import check_prob, check_x_new, check_xy
 
 R_HAT_LIMIT = 1.01
+# Chains whose median break positions differ by more than this factor sit in different modes.
+MODE_RATIO = 1.5
 
 
 class Fit:
@@ -204,17 +206,22 @@ class Fit:
         remedies = []
         if not d["r_hat_max"] <= R_HAT_LIMIT:
             problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT} (at {d['r_hat_worst']})")
-            if self.breaks:
-                by_chain = ", ".join("/".join(f"{v:.3g}" for v in row) for row in d["break_median_by_chain"])
+            med = np.asarray(d.get("break_median_by_chain", []), float)
+            if med.size:
+                by_chain = ", ".join("/".join(f"{v:.3g}" for v in row) for row in med)
                 problems.append(f"median break position by chain: {by_chain}")
+            if med.size and np.any(med.max(axis=0) > MODE_RATIO * med.min(axis=0)):
                 # Measured on 12 benchmark curves: target_accept 0.95 with tune 1000, a low-rank mass
                 # matrix and a common optimum as start all left r_hat > 1.01 (the modes are real), so
-                # the first remedy offered for r_hat is to look at the modes, not to sample harder.
+                # the first remedy offered for chains that disagree is to look at the modes.
                 remedies.append("the chains found different explanations of the data (e.g. a break inside vs "
                                 "past it): compare numbers of breaks with bnsl_bayes.compare, run more chains "
                                 "(chains=8) to see how often each mode is found")
+            else:
+                remedies.append(f"the chains agree on the break but mix slowly (worst: {d['r_hat_worst']}): "
+                                "sample longer (tune=2000, draws=2000)")
         if d["divergences"]:
-            remedies.append("raise target_accept (e.g. fit(..., target_accept=0.99)) and sample longer (tune=2000)")
+            remedies.append("raise target_accept (e.g. fit(..., target_accept=0.99))")
         if problems:
             worse = d["chains_predicting_worse"]
             if worse:

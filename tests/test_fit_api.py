@@ -29,9 +29,10 @@ def test_forecast_columns_and_ordering(fit1):
     assert list(fc.columns) == ["x", "median", "mean", "lower", "upper"]
     np.testing.assert_array_equal(fc.x, [800, 1e4, 100])
     assert np.all(fc.lower < fc["median"]) and np.all(fc["median"] < fc.upper)
-    # the predictive band (noise included) contains the curve band
+    # the predictive band (noise included) is at least as wide as the curve band, up to the Monte
+    # Carlo error of quantiles from 600 draws (where the noise is tiny next to the curve's spread)
     curve = fit1.forecast([800, 1e4, 100], prob=0.9, kind="curve")
-    assert np.all(fc.upper - fc.lower >= curve.upper - curve.lower - 1e-12)
+    assert np.all(fc.upper - fc.lower >= 0.99 * (curve.upper - curve.lower))
     narrow = fit1.forecast([800, 1e4, 100], prob=0.5)
     assert np.all(narrow.upper - narrow.lower < fc.upper - fc.lower)
 
@@ -111,22 +112,41 @@ def test_unconverged_fit_warns_with_remedy(fit1):
         fit1.idata.sample_stats["diverging"] = stats["diverging"]
 
 
+def _mixed(fit1):
+    """fit1 with chain 2 replaced by chain 1's draws in reverse order: r_hat ~ 1, no divergences."""
+    idata = fit1.idata.copy()
+    for v in idata.posterior.data_vars:
+        idata.posterior[v].values[1] = idata.posterior[v].values[0][::-1]
+    idata.sample_stats["diverging"] = idata.sample_stats["diverging"] & False
+    return bnsl_bayes.Fit(idata)
+
+
 def test_chains_in_different_modes_warn_with_their_break_positions(fit1):
     """r_hat above the limit because one chain sits elsewhere: the warning names the parameter, gives
     each chain's break position and points at comparing modes rather than at target_accept."""
-    post = fit1.idata.posterior
-    saved = post["log_d"].copy(), post["delta"].copy()
+    f = _mixed(fit1)
+    post = f.idata.posterior
     post["log_d"][1] = post["log_d"][1] + 3.0  # chain 2 puts the break e^3 = 20x further out
     post["delta"][1] = post["delta"][1] + 3.0
-    try:
-        with pytest.warns(RuntimeWarning) as rec:
-            fit1.warn_if_unconverged()
-        msg = str(rec[-1].message)
-        assert "(at delta[1])" in msg and "median break position by chain" in msg and "compare" in msg
-        d0, d1 = fit1.diagnostics()["break_median_by_chain"]
-        assert d1[0] / d0[0] == pytest.approx(np.exp(3.0), rel=1e-2)
-    finally:
-        post["log_d"], post["delta"] = saved
+    with pytest.warns(RuntimeWarning) as rec:
+        f.warn_if_unconverged()
+    msg = str(rec[-1].message)
+    assert "(at delta[1])" in msg and "median break position by chain" in msg and "compare" in msg
+    assert "target_accept" not in msg  # no divergences: sampling harder is not the remedy
+    d0, d1 = f.diagnostics()["break_median_by_chain"]
+    assert d1[0] / d0[0] == pytest.approx(np.exp(3.0), rel=1e-2)
+
+
+def test_slow_mixing_with_agreeing_breaks_asks_for_longer_sampling(fit1):
+    """r_hat above the limit but every chain puts the break in the same place: the warning says so
+    and asks for longer sampling instead of pointing at modes."""
+    f = _mixed(fit1)
+    post = f.idata.posterior
+    post["c0"][0] = post["c0"][0] + 1.0  # chain 1 off in the first slope only
+    with pytest.warns(RuntimeWarning) as rec:
+        f.warn_if_unconverged()
+    msg = str(rec[-1].message)
+    assert "(at c0)" in msg and "agree on the break but mix slowly" in msg and "different explanations" not in msg
 
 
 def test_save_load_round_trip(fit1, tmp_path):
