@@ -3,7 +3,7 @@
 Each curve is one task that calls `bnsl_bayes.fit` and writes its own record to the store
 (`bnsl_bayes.store`). The compiled model is cached per process in `bnsl_bayes.sampling`, so a worker
 process compiles once per spec (tens of seconds of numba) and every later curve it runs reuses it
-(about a second each). Tasks are one curve each: that keeps load balancing and retries fine-grained,
+(seconds each). Tasks are one curve each: that keeps load balancing and retries fine-grained,
 and the per-process cache makes batching unnecessary.
 """
 
