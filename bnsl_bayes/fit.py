@@ -172,14 +172,14 @@ class Fit:
         rhat = az.rhat(post[names])
         ess_b = az.ess(post[names], method="bulk")
         ess_t = az.ess(post[names], method="tail")
-        mx = lambda ds: float(np.nanmax([float(np.nanmax(ds[v].values)) for v in ds.data_vars]))  # noqa: E731
         mn = lambda ds: float(np.nanmin([float(np.nanmin(ds[v].values)) for v in ds.data_vars]))  # noqa: E731
-        worst = max(((f"{v}[{i + 1}]" if rhat[v].ndim else v, float(r))
-                     for v in rhat.data_vars for i, r in enumerate(np.atleast_1d(rhat[v].values))),
-                    key=lambda t: -np.inf if np.isnan(t[1]) else t[1])
+        # (name, r_hat) of the worst parameter, break parameters named per break: "delta[1]"
+        worst_name, worst_rhat = max(((f"{v}[{i + 1}]" if rhat[v].ndim else v, float(r))
+                                      for v in rhat.data_vars for i, r in enumerate(np.atleast_1d(rhat[v].values))),
+                                     key=lambda t: -np.inf if np.isnan(t[1]) else t[1])
         out = {
-            "r_hat_max": mx(rhat),
-            "r_hat_worst": worst[0],
+            "r_hat_max": worst_rhat,
+            "r_hat_worst": worst_name,
             "ess_bulk_min": mn(ess_b),
             "ess_tail_min": mn(ess_t),
             "divergences": int(self.idata.sample_stats["diverging"].values.sum()),
@@ -218,7 +218,8 @@ class Fit:
                                 "past it): compare numbers of breaks with bnsl_bayes.compare, run more chains "
                                 "(chains=8) to see how often each mode is found")
             else:
-                remedies.append(f"the chains agree on the break but mix slowly (worst: {d['r_hat_worst']}): "
+                agree = "agree on the break but " if med.size else ""
+                remedies.append(f"the chains {agree}mix slowly (worst: {d['r_hat_worst']}): "
                                 "sample longer (tune=2000, draws=2000)")
         if d["divergences"]:
             remedies.append("raise target_accept (e.g. fit(..., target_accept=0.99))")
@@ -227,8 +228,6 @@ class Fit:
             if worse:
                 problems.append(f"{worse} of {d['chains']} chains sit in modes that predict the data clearly "
                                 "worse by PSIS-LOO (fit(..., stack_chains=True) drops them; intervals get narrower)")
-            if not remedies:
-                remedies.append("sample longer (tune=2000, draws=1000) or try fewer breaks")
             warnings.warn(
                 f"{self.spec.name} fit: {'; '.join(problems)}. Remedies: {'; '.join(remedies)}.",
                 RuntimeWarning,
