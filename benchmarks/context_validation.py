@@ -3,6 +3,7 @@
     python -m benchmarks.context_validation            # all 132 curves, ~10 min on 2 cores
     python -m benchmarks.context_validation --limit 12
     python -m benchmarks.context_validation --variant window-breaks wide-slope-change  # priors vs default
+    python -m benchmarks.context_validation --breaks 2 --variant low-rank-1000  # bnsl-2 instead of bnsl-1
 
 Every benchmark curve's *context* points are split again by x: the first 70% (at least 3 points) are
 fitted, the last 30% (at least 1) are scored as pseudo-targets. Held-out benchmark targets are never
@@ -95,13 +96,42 @@ def reweighted(fit, weights):
     return bnsl_bayes.Fit(idata)
 
 
+def load_splits(limit=None):
+    """(curve names, {curve: (fit part, pseudo-target part)}) for the benchmark's curves."""
+    from bnsl_bayes.datasets import benchmark
+
+    data = benchmark()
+    names = run.plan_curves(data, quick=False)[:limit]
+    return names, {n: split_context(run.curve_parts(data, n)[0]) for n in names}
+
+
+def fit_splits(parts, *, seed, breaks, **options):
+    """Fit every curve's fit part; returns ({curve: Fit}, seconds). A curve whose fit failed is absent."""
+    from bnsl_bayes.many import fit_many
+
+    t0 = time.perf_counter()
+    rows = pd.concat([f.assign(curve=n) for n, (f, _) in parts.items()])
+    res = fit_many(rows, x="x", y="y", group="curve", breaks=breaks, seed=seed, **options)
+    return res.fits, time.perf_counter() - t0
+
+
+def score_pseudo(fit, part) -> dict:
+    """Benchmark metrics of `fit` on the pseudo-targets of its curve's split."""
+    from bnsl_bayes.datasets import domain_y_scale
+
+    fit_part, pseudo = part
+    divisor = domain_y_scale(str(fit_part["domain"].iloc[0]), fit_part["y"].to_numpy())
+    return run.score_fit(fit, pseudo["x"].to_numpy(), pseudo["y"].to_numpy(), divisor)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--limit", type=int)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--breaks", type=int, default=1, help="the spec bnsl-<breaks> to validate (default 1)")
     p.add_argument("--out", type=Path)
     p.add_argument("--variant", choices=sorted(VARIANTS) + sorted(SAMPLER_VARIANTS), nargs="+",
-                   help="score these prior variants against the default instead of chain stacking")
+                   help="score these prior or sampler variants against the default instead of chain stacking")
     args = p.parse_args(argv)
     if args.variant:
         if args.out and len(args.variant) > 1:
@@ -109,34 +139,23 @@ def main(argv=None) -> int:
         return compare_variants(args)
     args.out = args.out or OUT
 
-    from bnsl_bayes.datasets import benchmark, domain_y_scale
-    from bnsl_bayes.many import fit_many
-
-    data = benchmark()
-    names = run.plan_curves(data, quick=False)[: args.limit]
-    parts = {n: split_context(run.curve_parts(data, n)[0]) for n in names}
-    t0 = time.perf_counter()
-    fit_rows = pd.concat([f.assign(curve=n) for n, (f, _) in parts.items()])
-    res = fit_many(fit_rows, x="x", y="y", group="curve", breaks=1, seed=args.seed)
+    names, parts = load_splits(args.limit)
+    fits, seconds = fit_splits(parts, seed=args.seed, breaks=args.breaks)
     records = []
     for n in names:
         fit_part, pseudo = parts[n]
-        domain = str(fit_part["domain"].iloc[0])
-        rec = {"curve": n, "domain": domain, "n_fit": len(fit_part), "n_pseudo": len(pseudo)}
-        if n not in res.fits:
-            rec["status"] = "failed"
-            records.append(rec)
+        rec = {"curve": n, "domain": str(fit_part["domain"].iloc[0]), "n_fit": len(fit_part),
+               "n_pseudo": len(pseudo)}
+        if n not in fits:
+            records.append({**rec, "status": "failed"})
             continue
-        divisor = domain_y_scale(domain, fit_part["y"].to_numpy())
-        x_t, y_t = pseudo["x"].to_numpy(), pseudo["y"].to_numpy()
-        fit = res.fits[n]
-        n_chain = len(fit.chain_stacking_weights)
-        rec.update(status="ok", chain_weights=fit.chain_stacking_weights.tolist(),
-                   stacked=run.score_fit(reweighted(fit, fit.chain_stacking_weights), x_t, y_t, divisor),
-                   equal=run.score_fit(reweighted(fit, [1.0 / n_chain] * n_chain), x_t, y_t, divisor))
+        w = fits[n].chain_stacking_weights
+        rec.update(status="ok", chain_weights=w.tolist(),
+                   stacked=score_pseudo(reweighted(fits[n], w), parts[n]),
+                   equal=score_pseudo(reweighted(fits[n], [1.0 / len(w)] * len(w)), parts[n]))
         records.append(rec)
     ok = [r for r in records if r["status"] == "ok"]
-    summary = {"curves": len(names), "ok": len(ok), "seconds": time.perf_counter() - t0,
+    summary = {"curves": len(names), "ok": len(ok), "seconds": seconds, "breaks": args.breaks,
                "reweighted": sum(1 for r in ok if max(r["chain_weights"]) > min(r["chain_weights"]) + 1e-9)}
     summary.update(domain_means(ok, ("stacked", "equal")))
     keep = summary["all"]["stacked"]["ll"] >= summary["all"]["equal"]["ll"]
@@ -147,36 +166,22 @@ def main(argv=None) -> int:
 
 
 def compare_variants(args) -> int:
-    """Default bnsl-1 vs each of `args.variant` on the same context splits (rule: module docstring)."""
-    from bnsl_bayes.datasets import benchmark, domain_y_scale
-    from bnsl_bayes.many import fit_many
+    """Default bnsl-<breaks> vs each of `args.variant` on the same context splits (rule: module docstring)."""
+    names, parts = load_splits(args.limit)
 
-    data = benchmark()
-    names = run.plan_curves(data, quick=False)[: args.limit]
-    parts = {n: split_context(run.curve_parts(data, n)[0]) for n in names}
-    fit_rows = pd.concat([f.assign(curve=n) for n, (f, _) in parts.items()])
+    def scores(**options):
+        fits, seconds = fit_splits(parts, seed=args.seed, breaks=args.breaks, **options)
+        return {n: score_pseudo(fits[n], parts[n]) if n in fits else None for n in names}, seconds
 
-    def scores(priors=None, **fit_options):
-        t0 = time.perf_counter()
-        res = fit_many(fit_rows, x="x", y="y", group="curve", breaks=1, seed=args.seed, priors=priors,
-                       **fit_options)
-        out = {}
-        for n in names:
-            fit_part, pseudo = parts[n]
-            divisor = domain_y_scale(str(fit_part["domain"].iloc[0]), fit_part["y"].to_numpy())
-            out[n] = (run.score_fit(res.fits[n], pseudo["x"].to_numpy(), pseudo["y"].to_numpy(), divisor)
-                      if n in res.fits else None)
-        return out, time.perf_counter() - t0
-
-    default, default_seconds = scores(None)
+    default, default_seconds = scores()
     for variant in args.variant:
         sampler_variant = variant in SAMPLER_VARIANTS
-        scored, seconds = (scores(**SAMPLER_VARIANTS[variant]) if sampler_variant else scores(VARIANTS[variant]))
+        scored, seconds = scores(**SAMPLER_VARIANTS[variant]) if sampler_variant else scores(priors=VARIANTS[variant])
         records = [{"curve": n, "domain": str(parts[n][0]["domain"].iloc[0]), "n_fit": len(parts[n][0]),
                     "n_pseudo": len(parts[n][1]), "default": default[n], variant: scored[n]} for n in names]
         ok = [r for r in records if r["default"] is not None and r[variant] is not None]
-        summary = {"variant": variant, "priors": VARIANTS.get(variant), "sampler": SAMPLER_VARIANTS.get(variant),
-                   "curves": len(names), "ok": len(ok),
+        summary = {"variant": variant, "breaks": args.breaks, "priors": VARIANTS.get(variant),
+                   "sampler": SAMPLER_VARIANTS.get(variant), "curves": len(names), "ok": len(ok),
                    "seconds": {"default": default_seconds, variant: seconds}}
         summary.update(domain_means(ok, ("default", variant)))
         diff = np.array([r[variant]["ll"] - r["default"]["ll"] for r in ok])
@@ -188,9 +193,10 @@ def compare_variants(args) -> int:
             better = diff.mean() > 2 * se and cov_new >= cov_old
         summary["ll_difference"] = {"mean": float(diff.mean()), "se": se}
         summary["decision"] = f"{variant} replaces the default" if better else "the default stays"
-        out = args.out or run.RESULTS / f"context_validation_{variant}.json"
+        suffix = "" if args.breaks == 1 else f"_bnsl-{args.breaks}"
+        out = args.out or run.RESULTS / f"context_validation_{variant}{suffix}.json"
         run.write_json(out, {"summary": summary, "records": records, "provenance": run.provenance()})
-        print(json.dumps({k: summary[k] for k in ("variant", "all", "ll_difference", "decision")}, indent=1))
+        print(json.dumps({k: summary[k] for k in ("variant", "breaks", "all", "ll_difference", "decision")}, indent=1))
     return 0
 
 

@@ -1,18 +1,21 @@
 """Warm-fit time against sampler quality for a few sampler settings, on context points only.
 
-    python -m benchmarks.sampler_settings
+    python -m benchmarks.sampler_settings              # bnsl-1
+    python -m benchmarks.sampler_settings --breaks 2   # bnsl-2 (or 0)
 
-For the benchmark's quick set of curves (2 per domain), each setting fits bnsl-1 to the context
+For the benchmark's quick set of curves (2 per domain), each setting fits the spec to the context
 points (held-out targets are not read) after one warm-up fit, and we record wall time per fit, mean
 leapfrog steps per draw, r_hat, divergences, the smallest bulk ESS, and the within-chain correlation
 of log_offset and c0 (the level at the window's centre and the first slope), which a diagonal mass
 matrix cannot follow. It answers "how much faster
 is X, and what does it cost", not "which forecasts better": only benchmarks/context_validation.py
-may decide a default. Results: benchmarks/results/sampler_settings.json.
+may decide a default. Results: benchmarks/results/sampler_settings.json (bnsl-1) and
+sampler_settings_bnsl-<n>.json (other break counts).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -26,27 +29,30 @@ from benchmarks import run  # noqa: E402
 
 # Spelled out in full, so the rows keep their meaning when the spec's defaults change.
 SETTINGS = {
-    "diag mass matrix, 500 draws (bnsl-1 default until 2026-11-23)": {"mass_matrix": "diag", "draws": 500},
+    "diag mass matrix, 500 draws (bnsl-0, bnsl-2 default; bnsl-1 until 2026-11-23)": {"mass_matrix": "diag", "draws": 500},
     "low-rank mass matrix, 500 draws": {"mass_matrix": "low_rank", "draws": 500},
     "low-rank mass matrix, 1000 draws (bnsl-1 default)": {"mass_matrix": "low_rank", "draws": 1000},
 }
 
 
-def main() -> int:
+def main(argv=None) -> int:
     import bnsl_bayes
     from bnsl_bayes.datasets import benchmark
 
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--breaks", type=int, default=1)
+    breaks = p.parse_args(argv).breaks
     data = benchmark()
     names = run.plan_curves(data, quick=True)
     first = run.curve_parts(data, names[0])[0]
-    bnsl_bayes.fit(first.x, first.y, breaks=1, seed=99, warn=False)  # compile once: every setting is warm
+    bnsl_bayes.fit(first.x, first.y, breaks=breaks, seed=99, warn=False)  # compile once: every setting is warm
     summary, records = {}, []
     for label, options in SETTINGS.items():
         rows = []
         for k, name in enumerate(names):
             ctx = run.curve_parts(data, name)[0]
             t0 = time.perf_counter()
-            fit = bnsl_bayes.fit(ctx.x, ctx.y, breaks=1, seed=k, warn=False, **options)
+            fit = bnsl_bayes.fit(ctx.x, ctx.y, breaks=breaks, seed=k, warn=False, **options)
             seconds = time.perf_counter() - t0
             d = fit.diagnostics()
             post = fit.idata.posterior
@@ -66,7 +72,8 @@ def main() -> int:
                               [r["ess_bulk_min"] / r["seconds"] for r in rows]))}
         records.extend(rows)
         print(label, {k: round(v, 3) if isinstance(v, float) else v for k, v in summary[label].items()}, flush=True)
-    run.write_json(run.RESULTS / "sampler_settings.json",
+    name = "sampler_settings.json" if breaks == 1 else f"sampler_settings_bnsl-{breaks}.json"
+    run.write_json(run.RESULTS / name,
                    {"summary": summary, "records": records, "provenance": run.provenance()})
     return 0
 

@@ -39,8 +39,10 @@ def prior_draws(prior: dict, n: int, seed: int) -> np.ndarray:
     """n draws from one spec prior, drawn by PyMC itself so the spec means what the model means."""
     import pymc as pm
 
-    params = {k: v for k, v in prior.items() if k != "dist"}
-    return np.asarray(pm.draw(getattr(pm, prior["dist"]).dist(**params), draws=n, random_seed=seed))
+    from bnsl_bayes.model import prior_distribution
+
+    dist, params = prior_distribution(pm, prior)
+    return np.asarray(pm.draw(dist.dist(**params), draws=n, random_seed=seed))
 
 
 def mass_below_truth(priors: dict, seed: int = 0) -> dict:

@@ -59,9 +59,14 @@ class CurveData:
         }
 
 
+def prior_distribution(pm, prior: dict):
+    """(PyMC distribution class, its parameters) for one spec prior such as {"dist": "Normal", "mu": 0, ...}."""
+    return getattr(pm, prior["dist"]), {k: v for k, v in prior.items() if k != "dist"}
+
+
 def _prior(pm, name: str, prior: dict, **kwargs):
-    params = {k: v for k, v in prior.items() if k != "dist"}
-    return getattr(pm, prior["dist"])(name, **params, **kwargs)
+    dist, params = prior_distribution(pm, prior)
+    return dist(name, **params, **kwargs)
 
 
 def build_model(spec: ModelSpec, data: CurveData):
