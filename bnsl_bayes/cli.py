@@ -414,7 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     g.add_argument("--chains", type=int, help="NUTS chains (default: the model spec's, 4)")
     g.add_argument("--tune", type=int, help="tuning steps per chain (default: the model spec's, 600)")
-    g.add_argument("--draws", type=int, help="kept draws per chain (default: the model spec's, 500)")
+    g.add_argument("--draws", type=int,
+                   help="kept draws per chain (default: the model spec's, 1000 for bnsl-1 and 500 for bnsl-0, bnsl-2)")
     g.add_argument("--target-accept", type=_prob, help="NUTS target acceptance (default: the model spec's, 0.9)")
     g.add_argument("--quiet", action="store_true", help="no progress bars (they show only on a terminal anyway)")
 
