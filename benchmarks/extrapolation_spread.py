@@ -1,0 +1,147 @@
+"""Does a forecast need extra spread the further it reaches past the data? Judged on context points only.
+
+    python -m benchmarks.extrapolation_spread [--limit N] [--store DIR] [--breaks 1]
+
+Why: a BNSL fitted to a window describes the window; past it, the true curve drifts from the law in
+ways the window cannot show (a slightly different slope, a late bend too small to be a break), so
+bands built from in-window noise alone are too narrow far out. The candidate model adds to log y
+past the window a drift  delta(x) = eta * D(x),  D(x) = e-folds of x outside the fitted window
+(0 inside), eta ~ Normal(0, s^2) drawn once per posterior draw (an uncertain slope beyond the
+data, so a draw's forecast stays smooth in x). Inside the window nothing changes, so the posterior
+does not change either: only forecasts past the data widen. Two forms of s, declared before any run:
+
+- "absolute":   s = tau                      (log y per e-fold of x)
+- "relative":   s = tau * |slope at x_max|   (a fraction of the fitted log-log slope at the window's end)
+
+tau is one number for every curve, learned across curves (empirical Bayes) by maximising the mean
+pseudo-target log density. Data: every benchmark curve's context points split again by x exactly
+as benchmarks/context_validation.py does (fit the first 70%, score the rest); held-out benchmark
+targets are never read. Scores use the analytic predictive mixture (per draw Normal on log y with
+variance noise^2 + (s D)^2; a Student-t likelihood spec is not covered and is refused).
+
+Decision rule, written before the first run: a form is adopted only if, scored leave-one-domain-out
+(tau learned on the other domains' curves, scored on the held-out domain's), its mean pseudo-target
+LL over all curves beats tau = 0 by more than 2 standard errors of the per-curve paired difference
+and its 90% coverage is not lower. If both forms pass, the one with the higher leave-one-domain-out
+LL is adopted, with tau learned on all curves. Results: benchmarks/results/extrapolation_spread.json
+(bnsl-1; the rule was run on bnsl-1 first) and extrapolation_spread_bnsl-<n>.json for --breaks n.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from scipy import special, stats  # noqa: E402
+
+from benchmarks import context_validation as cv  # noqa: E402
+from benchmarks import run  # noqa: E402
+
+TAUS = np.round(np.concatenate([[0.0], np.geomspace(0.002, 2.0, 31)]), 5)
+FORMS = ("absolute", "relative")
+OUT = run.RESULTS / "extrapolation_spread.json"
+
+
+def curve_terms(fit, part) -> dict:
+    """Per draw and pseudo-target: curve mean, noise sd, e-folds outside the window, end slope."""
+    from bnsl_bayes import forecast as fc
+    from bnsl_bayes.datasets import domain_y_scale
+
+    fit_part, pseudo = part
+    post = fit.posterior
+    x_t, y_t = pseudo["x"].to_numpy(float), pseudo["y"].to_numpy(float)
+    lx_min, lx_max = np.log(fit.x.min()), np.log(fit.x.max())
+    mu = fc.log_curve_draws(post, x_t).values.reshape(-1, len(x_t))
+    h = 1e-3
+    ends = fc.log_curve_draws(post, np.exp([lx_max - h, lx_max + h])).values.reshape(-1, 2)
+    return {"mu": mu, "noise": fc.param_draws(post)["sigma"].reshape(-1, 1),
+            "efolds": np.maximum(np.log(x_t) - lx_max, 0) + np.maximum(lx_min - np.log(x_t), 0),
+            "slope": np.abs(ends[:, 1] - ends[:, 0]).reshape(-1, 1) / (2 * h),
+            "log_y": np.log(y_t), "log_divisor": np.log(domain_y_scale(str(fit_part["domain"].iloc[0]),
+                                                                     fit_part["y"].to_numpy()))}
+
+
+def scores(t: dict, form: str, tau: float) -> tuple[float, float]:
+    """(mean log density of y, share inside the central 90% interval) over one curve's pseudo-targets."""
+    k = 1.0 if form == "absolute" else t["slope"]
+    sd = np.sqrt(t["noise"] ** 2 + (tau * k * t["efolds"]) ** 2)
+    z = (t["log_y"] - t["mu"]) / sd
+    lp = special.logsumexp(stats.norm.logpdf(z) - np.log(sd), axis=0) - np.log(len(sd)) - t["log_y"]
+    cdf = stats.norm.cdf(z).mean(axis=0)
+    return float(np.mean(lp) + t["log_divisor"]), float(np.mean((cdf >= 0.05) & (cdf <= 0.95)))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--limit", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--store", type=Path, help="fit_many store: a rerun reuses the context fits")
+    p.add_argument("--breaks", type=int, default=1)
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    args.out = args.out or (OUT if args.breaks == 1 else OUT.with_name(f"{OUT.stem}_bnsl-{args.breaks}.json"))
+
+    names, parts = cv.load_splits(args.limit)
+    fits, seconds = cv.fit_splits(parts, seed=args.seed, breaks=args.breaks, store=args.store)
+    names = [n for n in names if n in fits]
+    if fits[names[0]].spec.likelihood != "normal":
+        raise SystemExit("extrapolation_spread scores the normal likelihood only")
+    domain = {n: str(parts[n][0]["domain"].iloc[0]) for n in names}
+    terms = {n: curve_terms(fits[n], parts[n]) for n in names}
+    # table[form][curve] = [(ll, cov90) for tau in TAUS]
+    table = {form: {n: [scores(terms[n], form, tau) for tau in TAUS] for n in names} for form in FORMS}
+
+    def best_tau(form, curves):
+        return int(np.argmax([np.mean([table[form][n][i][0] for n in curves]) for i in range(len(TAUS))]))
+
+    summary = {"breaks": args.breaks, "curves": len(names), "fit_seconds": seconds, "taus": TAUS.tolist(), "forms": {}}
+    base_ll = np.array([table[FORMS[0]][n][0][0] for n in names])  # tau = 0 is the same for both forms
+    base_cov = float(np.mean([table[FORMS[0]][n][0][1] for n in names]))
+    for form in FORMS:
+        lodo_tau, ll, cov = {}, [], []
+        for d in sorted(set(domain.values())):
+            i = best_tau(form, [n for n in names if domain[n] != d])
+            lodo_tau[d] = float(TAUS[i])
+        for n in names:
+            i = int(np.where(TAUS == lodo_tau[domain[n]])[0][0])
+            ll.append(table[form][n][i][0])
+            cov.append(table[form][n][i][1])
+        diff = np.array(ll) - base_ll
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
+        i_all = best_tau(form, names)
+        passed = bool(diff.mean() > 2 * se and np.mean(cov) >= base_cov)
+        summary["forms"][form] = {
+            "tau_all_curves": float(TAUS[i_all]), "tau_leave_one_domain_out": lodo_tau,
+            "lodo": {"ll": float(np.mean(ll)), "coverage90": float(np.mean(cov)),
+                     "ll_difference": {"mean": float(diff.mean()), "se": se}},
+            "lodo_by_domain": {d: {"ll": float(np.mean([l for n, l in zip(names, ll) if domain[n] == d])),
+                                   "coverage90": float(np.mean([c for n, c in zip(names, cov) if domain[n] == d]))}
+                               for d in sorted(set(domain.values()))},
+            "passes_rule": passed}
+    summary["tau_zero"] = {"ll": float(base_ll.mean()), "coverage90": base_cov,
+                           "by_domain": {d: {"ll": float(np.mean([table[FORMS[0]][n][0][0] for n in names if domain[n] == d])),
+                                             "coverage90": float(np.mean([table[FORMS[0]][n][0][1] for n in names
+                                                                          if domain[n] == d]))}
+                                         for d in sorted(set(domain.values()))}}
+    passing = [f for f in FORMS if summary["forms"][f]["passes_rule"]]
+    if passing:
+        win = max(passing, key=lambda f: summary["forms"][f]["lodo"]["ll"])
+        summary["decision"] = f"adopt {win} with tau = {summary['forms'][win]['tau_all_curves']}"
+    else:
+        summary["decision"] = "no extra spread: neither form passes the rule"
+    records = [{"curve": n, "domain": domain[n],
+                **{form: {"ll": [r[0] for r in table[form][n]], "coverage90": [r[1] for r in table[form][n]]}
+                   for form in FORMS}} for n in names]
+    run.write_json(args.out, {"summary": summary, "records": records, "provenance": run.provenance()})
+    print(json.dumps({k: v for k, v in summary.items() if k != "taus"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
