@@ -81,12 +81,17 @@ class Fit:
                 f"{d['draws']} draws, r_hat_max={d['r_hat_max']:.3f}, divergences={d['divergences']}>")
 
     # posterior curves --------------------------------------------------------------------------
+    @property
+    def drift(self) -> fc.Drift:
+        """The spec's drift past the fitted window (`forecast.Drift`), which every forecast includes."""
+        return fc.Drift(float(self.x.min()), float(self.x.max()), self.spec.drift_per_efold, self.seed)
+
     def _log_draws(self, x_new, kind: str) -> xr.DataArray:
         x_new = check_x_new(x_new)
         if kind == "predictive":
-            return fc.log_predictive_draws(self.posterior, x_new, self.seed)
+            return fc.log_predictive_draws(self.posterior, x_new, self.seed, self.drift)
         if kind == "curve":
-            return fc.log_curve_draws(self.posterior, x_new)
+            return fc.log_curve_draws(self.posterior, x_new, self.drift)
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
 
     def draws(self, x_new, kind: str = "predictive") -> xr.DataArray:
@@ -94,7 +99,8 @@ class Fit:
         made with stack_chains=True and unequal weights, one chain holding the weighted mix of all draws.
 
         kind="predictive" includes observation noise (what a new run would measure);
-        kind="curve" is the noise-free scaling law.
+        kind="curve" is the noise-free scaling law. Past the fitted window both include the spec's
+        drift from the law (`Fit.drift`), so bands widen with distance from the data.
         """
         return np.exp(self._log_draws(x_new, kind)).rename("y")
 
@@ -102,7 +108,8 @@ class Fit:
         """Posterior forecast at x_new: columns x, median, mean, lower, upper.
 
         lower/upper bound the central (equal-tailed) `prob` interval. By default the posterior
-        predictive (observation noise included); kind="curve" for the noise-free law.
+        predictive (observation noise included); kind="curve" for the noise-free law. Both include
+        the drift past the fitted window (`Fit.drift`; spec key drift_per_efold, 0 turns it off).
 
         >>> fit.forecast([1e3, 1e4], prob=0.9)  # doctest: +SKIP
         """
@@ -113,7 +120,7 @@ class Fit:
     def log_predictive_density(self, x_new, y_new) -> np.ndarray:
         """log posterior predictive density of each observed y_new at x_new (density of y)."""
         x_new, y_new = check_xy(x_new, y_new, "x_new", "y_new", min_distinct_x=1)
-        return fc.log_predictive_density(self.posterior, x_new, y_new)
+        return fc.log_predictive_density(self.posterior, x_new, y_new, self.drift)
 
     # breaks and targets ------------------------------------------------------------------------
     def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
@@ -141,7 +148,7 @@ class Fit:
         if not x_max > x_lo:
             raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
         grid = np.geomspace(x_lo, x_max, n_grid)
-        curves = fc.log_curve_draws(self.posterior, grid).values.reshape(-1, n_grid)
+        curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
         # Which way the target lies: below the curve where the data ends (loss going down) or above.
         below = np.log(target) <= np.median(curves[:, np.searchsorted(grid, self.x.max())])
         return fc.crossing_x(curves, np.log(grid), np.log(target), below)
@@ -284,13 +291,14 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
 
 
 def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict | None = None,
-        likelihood: str | None = None, x_name: str | None = None, y_name: str | None = None,
+        likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None, y_name: str | None = None,
         progress: bool = False, warn: bool = True, stack_chains: bool = False, **sampler) -> Fit:
     """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
 
     x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
-    priors / likelihood: overrides of the spec. sampler: chains, tune, draws, target_accept,
+    priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
+    drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone). sampler: chains, tune, draws, target_accept,
     backend ("nutpie" default, "pymc", "numpyro").
     stack_chains: weight the chains by chain stacking (Yao, Vehtari & Gelman 2022) instead of equally.
     Off by default: on the benchmark's context points (benchmarks/context_validation.py, targets
@@ -307,7 +315,7 @@ def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict 
         if breaks is None or isinstance(breaks, bool) or not isinstance(breaks, (int, np.integer)) or breaks < 0:
             raise ValueError(f"breaks must be an integer >= 0, got {breaks!r}")
         spec = f"bnsl-{int(breaks)}"
-    spec = load_spec(spec, priors=priors, likelihood=likelihood)
+    spec = load_spec(spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
     result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
     if warn:

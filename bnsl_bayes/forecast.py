@@ -7,12 +7,47 @@ lets a saved fit forecast without PyMC compiling anything. All arrays carry name
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import special, stats
 
 from .forms import log_curve
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How far the true curve may drift from the fitted law past the fitted window.
+
+    log y(x) = law(x) + eta * D(x), D(x) = e-folds of x outside [x_min, x_max] (0 inside), and
+    eta ~ Normal(0, per_efold^2) drawn once per posterior draw: an unknown change of log-log slope
+    beyond the data, so each draw's forecast stays smooth in x while the band widens with distance.
+    Inside the window it is zero, so it never changes the posterior, only forecasts past the data.
+    Its size is not learned from one curve (the window cannot show it) but across curves:
+    benchmarks/extrapolation_spread.py.
+    """
+
+    x_min: float
+    x_max: float
+    per_efold: float
+    seed: int
+
+    def sd(self, x) -> np.ndarray:
+        """sd of the drift of log y at each x."""
+        lx = np.log(np.asarray(x, dtype=float))
+        outside = np.maximum(lx - np.log(self.x_max), 0.0) + np.maximum(np.log(self.x_min) - lx, 0.0)
+        return self.per_efold * outside
+
+    def draws(self, shape: tuple, x) -> np.ndarray:
+        """Drift of log y for each draw and x, shape shape + (len(x),). Deterministic in `seed`."""
+        eta = np.random.default_rng(np.random.SeedSequence([int(self.seed), 0xD21F7])).standard_normal(shape)
+        return eta[..., None] * self.sd(x)
+
+
+def _drifted(drift: Drift | None) -> bool:
+    return drift is not None and drift.per_efold > 0
 
 
 def param_draws(posterior: xr.Dataset) -> dict:
@@ -27,8 +62,9 @@ def param_draws(posterior: xr.Dataset) -> dict:
     return p
 
 
-def log_curve_draws(posterior: xr.Dataset, x) -> xr.DataArray:
-    """log y of the noise-free curve for every draw, dims (chain, draw, x)."""
+def log_curve_draws(posterior: xr.Dataset, x, drift: Drift | None = None) -> xr.DataArray:
+    """log y of the noise-free curve for every draw, dims (chain, draw, x); with `drift`, the
+    curve may depart from the law past the fitted window."""
     x = np.asarray(x, dtype=float)
     p = param_draws(posterior)
     e = lambda v: None if v is None else v[..., None, :]  # noqa: E731  (chain, draw, 1, break)
@@ -37,6 +73,8 @@ def log_curve_draws(posterior: xr.Dataset, x) -> xr.DataArray:
         p["log_a"][..., None], p["log_b"][..., None], p["c0"][..., None],
         e(p["c"]), e(p["log_d"]), e(p["f"]),
     )
+    if _drifted(drift):
+        ly = ly + drift.draws(ly.shape[:2], x)
     return xr.DataArray(ly, dims=("chain", "draw", "x"), coords={"x": x}, name="log_y")
 
 
@@ -51,31 +89,39 @@ def noise_draws(posterior: xr.Dataset, n_x: int, rng: np.random.Generator) -> np
     return eps * p["sigma"][..., None]
 
 
-def log_predictive_draws(posterior: xr.Dataset, x, seed: int) -> xr.DataArray:
+def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None) -> xr.DataArray:
     """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`."""
-    curve = log_curve_draws(posterior, x)
+    curve = log_curve_draws(posterior, x, drift)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
     return curve + noise_draws(posterior, curve.sizes["x"], rng)
 
 
-def pointwise_log_density(posterior: xr.Dataset, x, y) -> xr.DataArray:
-    """log p(y_j | draw) of observations y (density of y, not log y), dims (chain, draw, obs)."""
+def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = None) -> xr.DataArray:
+    """log p(y_j | draw) of observations y (density of y, not log y), dims (chain, draw, obs).
+
+    With `drift`, the drift is integrated out per draw: exactly for the normal likelihood (the
+    variances add). For the Student-t likelihood the sum of t noise and a normal drift has no closed
+    form; the density used is a t with the same nu and the two variances added, which is exact
+    without drift and has heavier tails than the true sum with it (it errs towards caution).
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     mu = log_curve_draws(posterior, x).values
     p = param_draws(posterior)
     sigma = p["sigma"][..., None]
     ly = np.log(y)
+    drift_sd = drift.sd(x) if _drifted(drift) else np.zeros_like(x)
+    scale = np.sqrt(sigma**2 + drift_sd**2)
     if p["nu"] is None:
-        lp = stats.norm.logpdf(ly, loc=mu, scale=sigma)
+        lp = stats.norm.logpdf(ly, loc=mu, scale=scale)
     else:
-        lp = stats.t.logpdf(ly, df=p["nu"][..., None], loc=mu, scale=sigma)
+        lp = stats.t.logpdf(ly, df=p["nu"][..., None], loc=mu, scale=scale)
     # Change of variables from log y to y, so densities compare across models and with y-space metrics.
     return xr.DataArray(lp - ly, dims=("chain", "draw", "obs"))
 
 
-def log_predictive_density(posterior: xr.Dataset, x, y) -> np.ndarray:
+def log_predictive_density(posterior: xr.Dataset, x, y, drift: Drift | None = None) -> np.ndarray:
     """log of the posterior predictive density of each y (mixture over draws), one per point."""
-    lp = pointwise_log_density(posterior, x, y).values.reshape(-1, len(np.atleast_1d(y)))
+    lp = pointwise_log_density(posterior, x, y, drift).values.reshape(-1, len(np.atleast_1d(y)))
     return special.logsumexp(lp, axis=0) - np.log(lp.shape[0])
 
 

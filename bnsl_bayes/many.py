@@ -196,7 +196,8 @@ def _run_dask(tasks, job, client):
 # ---- the entry point -----------------------------------------------------------------------------
 def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: int = 0, store=None,
              client=None, workers: int | None = None, progress: bool = False, *, spec=None,
-             priors: dict | None = None, likelihood: str | None = None, **fit_options) -> "ManyResult":
+             priors: dict | None = None, likelihood: str | None = None, drift_per_efold: float | None = None,
+             **fit_options) -> "ManyResult":
     """Fit a BNSL to every curve of a long-format table; one curve per distinct value of `group`.
 
     data: DataFrame with columns `x`, `y` and the group column(s) (`group` is a name or a list).
@@ -210,7 +211,7 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
         1.6x the throughput on 2 cores for 200 curves, see DEFAULT_LOCAL_WORKERS). More than 1
         uses spawned processes, so call from under
         ``if __name__ == "__main__":`` in a script.
-    spec, priors, likelihood, **fit_options: as for `bnsl_bayes.fit` (chains, tune, draws,
+    spec, priors, likelihood, drift_per_efold, **fit_options: as for `bnsl_bayes.fit` (chains, tune, draws,
         target_accept, backend, stack_chains, and cores = threads per fit).
 
     A curve whose data is invalid or whose sampling raises is recorded as failed, with the reason
@@ -225,7 +226,8 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
         raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    spec = load_spec(spec if spec is not None else f"bnsl-{breaks}", priors=priors, likelihood=likelihood)
+    spec = load_spec(spec if spec is not None else f"bnsl-{breaks}", priors=priors, likelihood=likelihood,
+                     drift_per_efold=drift_per_efold)
     if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
         fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
     tasks = curve_tasks(data, x, y, group, int(seed), spec, fit_options)

@@ -47,6 +47,7 @@ class ModelSpec:
     sampler: dict
     description: str = ""
     noise_floor: float = 0.0
+    drift_per_efold: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -56,19 +57,22 @@ class ModelSpec:
             "breaks": self.breaks,
             "likelihood": self.likelihood,
             "noise_floor": self.noise_floor,
+            "drift_per_efold": self.drift_per_efold,
             "priors": copy.deepcopy(self.priors),
             "sampler": dict(self.sampler),
         }
 
     def model_key(self) -> str:
-        """Hash of what changes the compiled model (not the sampler settings)."""
+        """Hash of what changes the compiled model (not the sampler settings, nor the drift past the
+        data, which only forecasts use)."""
         d = self.to_dict()
         key = {k: d[k] for k in ("breaks", "likelihood", "noise_floor", "priors")}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> "ModelSpec":
-        unknown = set(d) - {"name", "description", "breaks", "likelihood", "noise_floor", "priors", "sampler"}
+        unknown = set(d) - {"name", "description", "breaks", "likelihood", "noise_floor", "drift_per_efold",
+                            "priors", "sampler"}
         if unknown:
             raise ValueError(f"{source}: unknown keys {sorted(unknown)}")
         breaks = d.get("breaks")
@@ -80,6 +84,10 @@ class ModelSpec:
         noise_floor = d.get("noise_floor", 0.0)
         if not isinstance(noise_floor, (int, float)) or isinstance(noise_floor, bool) or not 0 <= noise_floor < 1:
             raise ValueError(f"{source}: 'noise_floor' must be a number in [0, 1), got {noise_floor!r}")
+        # Absent in fits saved before it existed: those were made without drift, and still forecast so.
+        drift = d.get("drift_per_efold", 0.0)
+        if not isinstance(drift, (int, float)) or isinstance(drift, bool) or not 0 <= drift < 10:
+            raise ValueError(f"{source}: 'drift_per_efold' must be a number in [0, 10), got {drift!r}")
         priors = copy.deepcopy(d.get("priors", {}))
         missing = [p for p in PARAMETERS if p not in priors]
         if missing:
@@ -100,6 +108,7 @@ class ModelSpec:
             sampler=sampler,
             description=str(d.get("description", "")),
             noise_floor=float(noise_floor),
+            drift_per_efold=float(drift),
         )
 
 
@@ -127,11 +136,13 @@ def builtin_specs() -> list[str]:
 
 
 def load_spec(spec="bnsl-1", *, breaks: int | None = None, likelihood: str | None = None,
-              priors: dict | None = None, sampler: dict | None = None) -> ModelSpec:
+              priors: dict | None = None, sampler: dict | None = None,
+              drift_per_efold: float | None = None) -> ModelSpec:
     """Read a spec by name (``"bnsl-1"``), from a TOML path, or pass a ModelSpec/dict through.
 
     ``breaks`` picks the shipped ``bnsl-{breaks}`` spec when ``spec`` is not given explicitly;
-    ``priors`` entries replace whole priors; ``sampler`` entries replace single settings.
+    ``priors`` entries replace whole priors; ``sampler`` entries replace single settings;
+    ``likelihood`` and ``drift_per_efold`` replace the spec's.
 
     >>> load_spec("bnsl-2").breaks
     2
@@ -151,6 +162,8 @@ def load_spec(spec="bnsl-1", *, breaks: int | None = None, likelihood: str | Non
         raise ValueError(f"spec {source} has {base.get('breaks')} breaks but breaks={breaks} was asked for")
     if likelihood is not None:
         base["likelihood"] = likelihood
+    if drift_per_efold is not None:
+        base["drift_per_efold"] = drift_per_efold
     if priors:
         base.setdefault("priors", {}).update(copy.deepcopy(priors))
     if sampler:
