@@ -56,12 +56,13 @@ def curve_terms(fit, part) -> dict:
     fit_part, pseudo = part
     post = fit.posterior
     x_t, y_t = pseudo["x"].to_numpy(float), pseudo["y"].to_numpy(float)
-    lx_min, lx_max = np.log(fit.x.min()), np.log(fit.x.max())
+    lx_max = np.log(fit.x.max())
     mu = fc.log_curve_draws(post, x_t).values.reshape(-1, len(x_t))
     h = 1e-3
     ends = fc.log_curve_draws(post, np.exp([lx_max - h, lx_max + h])).values.reshape(-1, 2)
     return {"mu": mu, "noise": fc.param_draws(post)["sigma"].reshape(-1, 1),
-            "efolds": np.maximum(np.log(x_t) - lx_max, 0) + np.maximum(lx_min - np.log(x_t), 0),
+            # the library's drift with sd 1 per e-fold: e-folds outside the window
+            "efolds": fc.Drift(float(fit.x.min()), float(fit.x.max()), 1.0, 0).sd(x_t),
             "slope": np.abs(ends[:, 1] - ends[:, 0]).reshape(-1, 1) / (2 * h),
             "log_y": np.log(y_t), "log_divisor": np.log(domain_y_scale(str(fit_part["domain"].iloc[0]),
                                                                      fit_part["y"].to_numpy()))}

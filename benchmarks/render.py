@@ -273,7 +273,9 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
             "- **Protocol.** Each curve is fitted on its context points only; target y is used for scoring only. "
             "No prior, default or model choice looks at targets: the priors and sampler settings are the shipped "
             "specs' (`models/bnsl-*.toml`, copied into summary.json), the LOO pick and stacking weights use "
-            "context points only, and --quick picks curves by name.",
+            "context points only, and --quick picks curves by name. The specs' drift past the data "
+            "(`drift_per_efold`, which widens forecasts with e-folds beyond the context window) was learned "
+            "across curves from their context points only (`benchmarks/extrapolation_spread.py`).",
             "- **Metrics, as in NSL-PFN's evaluation code.** Per curve, on the target points: RMSLE = "
             "sqrt(mean((log median − log y)²)) with the posterior-predictive median; LL = mean of log p(y), the "
             "posterior predictive density of y (a mixture over posterior draws, `Fit.log_predictive_density`); "
