@@ -125,10 +125,11 @@ def main(argv=None) -> int:
                                    "coverage90": float(np.mean([c for n, c in zip(names, cov) if domain[n] == d]))}
                                for d in sorted(set(domain.values()))},
             "passes_rule": passed}
+    def tau_zero(d, k):  # mean over domain d's curves of score k (0: LL, 1: cov90) at tau = 0
+        return float(np.mean([table[FORMS[0]][n][0][k] for n in names if domain[n] == d]))
+
     summary["tau_zero"] = {"ll": float(base_ll.mean()), "coverage90": base_cov,
-                           "by_domain": {d: {"ll": float(np.mean([table[FORMS[0]][n][0][0] for n in names if domain[n] == d])),
-                                             "coverage90": float(np.mean([table[FORMS[0]][n][0][1] for n in names
-                                                                          if domain[n] == d]))}
+                           "by_domain": {d: {"ll": tau_zero(d, 0), "coverage90": tau_zero(d, 1)}
                                          for d in sorted(set(domain.values()))}}
     passing = [f for f in FORMS if summary["forms"][f]["passes_rule"]]
     if passing:

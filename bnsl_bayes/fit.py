@@ -291,15 +291,16 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
 
 
 def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict | None = None,
-        likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None, y_name: str | None = None,
-        progress: bool = False, warn: bool = True, stack_chains: bool = False, **sampler) -> Fit:
+        likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None,
+        y_name: str | None = None, progress: bool = False, warn: bool = True, stack_chains: bool = False,
+        **sampler) -> Fit:
     """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
 
     x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
-    drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone). sampler: chains, tune, draws, target_accept,
-    backend ("nutpie" default, "pymc", "numpyro").
+    drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone).
+    sampler: chains, tune, draws, target_accept, backend ("nutpie" default, "pymc", "numpyro").
     stack_chains: weight the chains by chain stacking (Yao, Vehtari & Gelman 2022) instead of equally.
     Off by default: on the benchmark's context points (benchmarks/context_validation.py, targets
     never read) it lowered the held-out log density, because dropping chains also drops modes that

@@ -211,8 +211,8 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
         1.6x the throughput on 2 cores for 200 curves, see DEFAULT_LOCAL_WORKERS). More than 1
         uses spawned processes, so call from under
         ``if __name__ == "__main__":`` in a script.
-    spec, priors, likelihood, drift_per_efold, **fit_options: as for `bnsl_bayes.fit` (chains, tune, draws,
-        target_accept, backend, stack_chains, and cores = threads per fit).
+    spec, priors, likelihood, drift_per_efold, **fit_options: as for `bnsl_bayes.fit` (chains, tune,
+        draws, target_accept, backend, stack_chains, and cores = threads per fit).
 
     A curve whose data is invalid or whose sampling raises is recorded as failed, with the reason
     naming the curve and row; the other curves go on. Seeds per curve come from (seed, key).
