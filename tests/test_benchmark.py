@@ -125,6 +125,31 @@ def test_mixture_log_density_is_the_weighted_mixture():
     assert np.exp(got) == pytest.approx([0.25 * 0.1 + 0.75 * 0.3, 0.25 * 1.0 + 0.75 * 2.0])
 
 
+def test_learned_prior_returns_the_prior_when_data_say_nothing_and_pools_what_they_do():
+    """benchmarks.learned_prior.learn: posteriors equal to the default prior give the default prior
+    back; a parameter that every curve pins down gives its spread across curves (domains equal)."""
+    from benchmarks.learned_prior import learn
+    from bnsl_bayes.spec import load_spec
+
+    defaults = {n: dict(p) for n, p in load_spec("bnsl-1").priors.items()}
+    rng = np.random.default_rng(0)
+    draws, domain = {}, {}
+    for i in range(40):
+        # domain A has 30 curves with first slope 0.2, domain B 10 curves with 0.6: equal weight -> 0.4
+        c0 = 0.2 if i < 30 else 0.6
+        draws[i] = {"c0": rng.normal(c0, 0.01, 4000), "c": rng.standard_t(3, 4000),
+                    "delta": rng.normal(1.0, 1.0, 4000), "f": np.exp(rng.normal(-1.9, 1.5, 4000)),
+                    "limit_fraction": rng.beta(1.0, 1.0, 4000), "sigma": np.abs(rng.normal(0.0, 0.1, 4000))}
+        domain[i] = "A" if i < 30 else "B"
+    priors = learn(draws, domain, list(draws), defaults)["priors"]
+    assert priors["c0"]["mu"] == pytest.approx(0.4, abs=0.01)
+    assert priors["c0"]["sigma"] == pytest.approx(0.2, abs=0.01)
+    for name in ("c", "delta", "f", "limit_fraction", "sigma"):
+        for key, value in defaults[name].items():
+            if key != "dist":
+                assert priors[name][key] == pytest.approx(value, rel=0.05, abs=0.02), (name, key)
+
+
 def test_summaries_skip_failed_curves_and_count_them():
     from benchmarks.scoring import summarize_method
 
