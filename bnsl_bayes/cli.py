@@ -285,7 +285,7 @@ def cmd_breaks(args) -> int:
 
 def cmd_reach(args) -> int:
     fit = load_fit(args.fit)
-    result = fit.reach(args.target, prob=args.prob, x_max=args.x_max)
+    result = fit.reach(args.target, prob=args.prob, x_max=args.x_max, direction=args.direction)
     if args.json:
         print_json(result.to_dict())
     else:
@@ -456,6 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")
     p.add_argument("fit")
     p.add_argument("--target", type=float, required=True, help="y value to reach")
+    p.add_argument("--direction", choices=("down", "up"),
+                   help="down: first x at or below the target (loss); up: at or above (accuracy); "
+                        "default: the way the curve moves across the data")
     p.add_argument("--x-max", type=float, help="search up to this x (default 1000x the largest fitted x)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
 

@@ -139,30 +139,44 @@ class Fit:
         return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
                              "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond})[cols]
 
-    def reach_draws(self, target: float, x_max: float | None = None, n_grid: int = 2000) -> np.ndarray:
-        """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max)."""
+    def reach_draws(self, target: float, x_max: float | None = None, n_grid: int = 2000,
+                    direction: str | None = None) -> np.ndarray:
+        """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
+
+        direction: "down" (first x where the curve is at or below the target: loss, error) or "up"
+        (at or above it: accuracy). Default: the way the posterior median curve moves across the
+        fitted window. A target already passed inside the window is reached there, not at x_max.
+        """
         if not (np.isfinite(target) and target > 0):
             raise ValueError(f"target must be a finite number > 0, got {target!r}")
+        if direction not in (None, "down", "up"):
+            raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
         x_lo = self.x.min()
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
         if not x_max > x_lo:
             raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
         grid = np.geomspace(x_lo, x_max, n_grid)
         curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
-        # Which way the target lies: below the curve where the data ends (loss going down) or above.
-        below = np.log(target) <= np.median(curves[:, np.searchsorted(grid, self.x.max())])
-        return fc.crossing_x(curves, np.log(grid), np.log(target), below)
+        if direction is None:
+            # From the trend over the data, not from where the target sits relative to the last point:
+            # a falling curve asked for a level just above its last value has reached it inside the
+            # window (deciding by the last value sent such a query upwards, answering x = x_min).
+            end = min(np.searchsorted(grid, self.x.max()), n_grid - 1)
+            direction = "down" if np.median(curves[:, end]) <= np.median(curves[:, 0]) else "up"
+        return fc.crossing_x(curves, np.log(grid), np.log(target), below=direction == "down")
 
-    def reach(self, target: float, prob: float = 0.9, x_max: float | None = None) -> pd.Series:
+    def reach(self, target: float, prob: float = 0.9, x_max: float | None = None,
+              direction: str | None = None) -> pd.Series:
         """When the curve reaches `target`: the posterior of that x.
 
         Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
         reach the target), prob_reached (share of draws reaching it by x_max) and x_max searched
-        (default 1000 x the largest fitted x).
+        (default 1000 x the largest fitted x). direction: "down" (loss, error: first x at or below
+        the target), "up" (accuracy) or None: the way the curve moves across the fitted data.
         """
         prob = check_prob(prob)
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
-        xs = self.reach_draws(target, x_max)
+        xs = self.reach_draws(target, x_max, direction=direction)
         # No interpolation between draws: a quantile falling among draws that never reach stays inf.
         lo, med, hi = np.quantile(xs, [(1 - prob) / 2, 0.5, (1 + prob) / 2], method="inverted_cdf")
         return pd.Series({"target": float(target), "median": med, "lower": lo, "upper": hi,

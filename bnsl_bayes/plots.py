@@ -160,15 +160,16 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50):
     return fig, ax
 
 
-def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50):
+def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None):
     """Posterior density of the x where the noise-free curve first reaches `target`.
 
     Draws that never reach it by x_max (default 1000x the largest fitted x, as in `Fit.reach`)
-    are not in the histogram; their share is in the title as 1 - P(reached). Returns (fig, ax).
+    are not in the histogram; their share is in the title as 1 - P(reached). direction as in
+    `Fit.reach`. Returns (fig, ax).
     """
     fig, ax = _axes(ax)
-    summary = fit.reach(target, prob=prob, x_max=x_max)
-    xs = fit.reach_draws(target, x_max=summary["x_max"])
+    summary = fit.reach(target, prob=prob, x_max=x_max, direction=direction)
+    xs = fit.reach_draws(target, x_max=summary["x_max"], direction=direction)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
     if reached.size:

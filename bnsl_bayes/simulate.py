@@ -46,7 +46,10 @@ def simulated_curves(n_curves: int, seed: int, noise: float = 0.02) -> list[Simu
 
 def recovered(fit, curve: SimulatedCurve, prob: float = 0.9) -> dict:
     """Whether the central `prob` intervals of the break position, the limit a and the first slope c0
-    contain the truth, and which held-out points lie inside the `prob` predictive interval."""
+    contain the truth, which held-out points lie inside the `prob` predictive interval, and whether
+    the `prob` interval of `fit.reach` contains the true x at which the noise-free curve reaches its
+    value at the nearest and at the farthest held-out x (the simulated curves only fall, so that x
+    is the held-out x itself)."""
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
     post = fit.posterior
     bp = fit.break_positions(prob=prob)
@@ -58,4 +61,6 @@ def recovered(fit, curve: SimulatedCurve, prob: float = 0.9) -> dict:
         "a": inside(np.exp(post["log_a"].values.ravel()), p["a"]),
         "c0": inside(post["c0"].values.ravel(), p["c0"]),
         "heldout": ((fc.lower.values <= curve.y_heldout) & (curve.y_heldout <= fc.upper.values)).tolist(),
+        "reach": [bool(r.lower <= x <= r.upper) for x in curve.x_heldout[[0, -1]]
+                  for r in [fit.reach(float(bnsl(x, **p)), prob=prob)]],
     }

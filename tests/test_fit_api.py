@@ -78,6 +78,21 @@ def test_break_positions_and_reach(fit1):
     assert never.prob_reached < 0.5 and np.isinf(never["median"])
 
 
+def test_reach_of_a_level_already_passed_is_inside_the_data(fit1):
+    """A falling curve asked for a level just above its fitted end reached it inside the window.
+    (Deciding the direction by the last value once sent such a query upwards: answer x = x_min.)"""
+    end = float(np.exp(np.median(np.log(fit1.draws([fit1.x.max()], kind="curve").values))))
+    target = 1.02 * end
+    r = fit1.reach(target)
+    assert fit1.x.min() < r["median"] < fit1.x.max() and r.prob_reached > 0.9
+    # the fitted data agree: the observed losses pass the target inside the window
+    assert fit1.y.min() < target < fit1.y.max()
+    # asked upwards, the falling curve is already above the target at the smallest x
+    assert fit1.reach(target, direction="up")["median"] == pytest.approx(fit1.x.min())
+    with pytest.raises(ValueError, match="direction"):
+        fit1.reach(target, direction="sideways")
+
+
 def test_idata_groups_and_metadata(fit1):
     idata = fit1.idata
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
