@@ -5,8 +5,9 @@
 
 Each curve (bnsl_bayes.simulate: known 1-break parameters, 2% noise, break inside or just past the
 window) is fitted with bnsl-1; we count how often the 90% intervals of the break position d, the
-limit a and the first slope c0 contain the truth, and how often the 6 held-out points past the window
-lie inside the 90% predictive interval. The variants are those of benchmarks/context_validation.py:
+limit a and the first slope c0 contain the truth, how often the 6 held-out points past the window
+lie inside the 90% predictive interval, and how often the 90% interval of `Fit.reach` contains the
+x at which the true curve reaches its level at the nearest and the farthest held-out x. The variants are those of benchmarks/context_validation.py:
 this script says how recovery moves with the prior; context_validation says which prior predicts
 real curves better, and only that decides the default. Results: benchmarks/results/recovery.json.
 """
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
         summary[name] = {"parameters_inside_90": float(np.mean(params)), "n_parameters": len(params),
                          **{f"{k}_inside_90": float(np.mean([r[k] for r in rows])) for k in ("d", "a", "c0")},
                          "heldout_inside_90": float(np.mean([h for r in rows for h in r["heldout"]])),
+                         "reach_inside_90": float(np.mean([h for r in rows for h in r["reach"]])),
                          "first_8_parameters_inside_90": float(np.mean(params[:24])),
                          "fits_r_hat_above_1.01": int(sum(r["r_hat_max"] > 1.01 for r in rows)),
                          "seconds": time.perf_counter() - t0}
