@@ -13,6 +13,10 @@ does not change either: only forecasts past the data widen. Two forms of s, decl
 - "absolute":   s = tau                      (log y per e-fold of x)
 - "relative":   s = tau * |slope at x_max|   (a fraction of the fitted log-log slope at the window's end)
 
+- "window":     s = tau / half-width of the fitted window in e-folds (added 2026-11-30, after the
+                 absolute form was adopted: the same distance past the data may be safer after a
+                 wide window than after a narrow one)
+
 tau is one number for every curve, learned across curves (empirical Bayes) by maximising the mean
 pseudo-target log density. Data: every benchmark curve's context points split again by x exactly
 as benchmarks/context_validation.py does (fit the first 70%, score the rest); held-out benchmark
@@ -23,7 +27,10 @@ Decision rule, written before the first run: a form is adopted only if, scored l
 (tau learned on the other domains' curves, scored on the held-out domain's), its mean pseudo-target
 LL over all curves beats tau = 0 by more than 2 standard errors of the per-curve paired difference
 and its 90% coverage is not lower. If both forms pass, the one with the higher leave-one-domain-out
-LL is adopted, with tau learned on all curves. Results: benchmarks/results/extrapolation_spread.json
+LL is adopted, with tau learned on all curves. The window form, declared after the absolute form
+had been adopted, replaces it only if its leave-one-domain-out LL beats the absolute form's by more
+than 2 standard errors of the per-curve paired difference and its coverage is not lower (rule
+written before its first run). Results: benchmarks/results/extrapolation_spread.json
 (bnsl-1; the rule was run on bnsl-1 first) and extrapolation_spread_bnsl-<n>.json for --breaks n.
 """
 
@@ -44,7 +51,7 @@ from benchmarks import context_validation as cv  # noqa: E402
 from benchmarks import run  # noqa: E402
 
 TAUS = np.round(np.concatenate([[0.0], np.geomspace(0.002, 2.0, 31)]), 5)
-FORMS = ("absolute", "relative")
+FORMS = ("absolute", "relative", "window")
 OUT = run.RESULTS / "extrapolation_spread.json"
 
 
@@ -64,13 +71,14 @@ def curve_terms(fit, part) -> dict:
             # the library's drift with sd 1 per e-fold: e-folds outside the window
             "efolds": fc.Drift(float(fit.x.min()), float(fit.x.max()), 1.0, 0).sd(x_t),
             "slope": np.abs(ends[:, 1] - ends[:, 0]).reshape(-1, 1) / (2 * h),
+            "half_width": (lx_max - np.log(fit.x.min())) / 2,
             "log_y": np.log(y_t), "log_divisor": np.log(domain_y_scale(str(fit_part["domain"].iloc[0]),
                                                                      fit_part["y"].to_numpy()))}
 
 
 def scores(t: dict, form: str, tau: float) -> tuple[float, float]:
     """(mean log density of y, share inside the central 90% interval) over one curve's pseudo-targets."""
-    k = 1.0 if form == "absolute" else t["slope"]
+    k = {"absolute": 1.0, "relative": t["slope"], "window": 1.0 / t["half_width"]}[form]
     sd = np.sqrt(t["noise"] ** 2 + (tau * k * t["efolds"]) ** 2)
     z = (t["log_y"] - t["mu"]) / sd
     lp = special.logsumexp(stats.norm.logpdf(z) - np.log(sd), axis=0) - np.log(len(sd)) - t["log_y"]
@@ -104,6 +112,7 @@ def main(argv=None) -> int:
     summary = {"breaks": args.breaks, "curves": len(names), "fit_seconds": seconds, "taus": TAUS.tolist(), "forms": {}}
     base_ll = np.array([table[FORMS[0]][n][0][0] for n in names])  # tau = 0 is the same for both forms
     base_cov = float(np.mean([table[FORMS[0]][n][0][1] for n in names]))
+    lodo_ll, lodo_cov = {}, {}
     for form in FORMS:
         lodo_tau, ll, cov = {}, [], []
         for d in sorted(set(domain.values())):
@@ -113,6 +122,7 @@ def main(argv=None) -> int:
             i = int(np.where(TAUS == lodo_tau[domain[n]])[0][0])
             ll.append(table[form][n][i][0])
             cov.append(table[form][n][i][1])
+        lodo_ll[form], lodo_cov[form] = np.array(ll), float(np.mean(cov))
         diff = np.array(ll) - base_ll
         se = float(diff.std(ddof=1) / np.sqrt(len(diff)))
         i_all = best_tau(form, names)
@@ -131,12 +141,21 @@ def main(argv=None) -> int:
     summary["tau_zero"] = {"ll": float(base_ll.mean()), "coverage90": base_cov,
                            "by_domain": {d: {"ll": tau_zero(d, 0), "coverage90": tau_zero(d, 1)}
                                          for d in sorted(set(domain.values()))}}
-    passing = [f for f in FORMS if summary["forms"][f]["passes_rule"]]
+    passing = [f for f in FORMS[:2] if summary["forms"][f]["passes_rule"]]
     if passing:
         win = max(passing, key=lambda f: summary["forms"][f]["lodo"]["ll"])
         summary["decision"] = f"adopt {win} with tau = {summary['forms'][win]['tau_all_curves']}"
     else:
         summary["decision"] = "no extra spread: neither form passes the rule"
+    # The later window form against the adopted absolute form, paired per curve.
+    wdiff = lodo_ll["window"] - lodo_ll["absolute"]
+    wse = float(wdiff.std(ddof=1) / np.sqrt(len(wdiff)))
+    replaces = bool(wdiff.mean() > 2 * wse and lodo_cov["window"] >= lodo_cov["absolute"])
+    summary["window_vs_absolute"] = {"ll_difference": {"mean": float(wdiff.mean()), "se": wse},
+                                     "coverage90": {"window": lodo_cov["window"], "absolute": lodo_cov["absolute"]},
+                                     "decision": ("window replaces absolute with tau = "
+                                                  f"{summary['forms']['window']['tau_all_curves']}"
+                                                  if replaces else "absolute stays")}
     records = [{"curve": n, "domain": domain[n],
                 **{form: {"ll": [r[0] for r in table[form][n]], "coverage90": [r[1] for r in table[form][n]]}
                    for form in FORMS}} for n in names]
