@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("fit")
     p.add_argument("--target", type=float, required=True, help="y value to reach")
     p.add_argument("--direction", choices=("down", "up"),
-                   help="down: first x at or below the target (loss); up: at or above (accuracy); "
+                   help="down: first x at or below the target (loss, error); up: at or above it; "
                         "default: the way the curve moves across the data")
     p.add_argument("--x-max", type=float, help="search up to this x (default 1000x the largest fitted x)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")

@@ -144,7 +144,7 @@ class Fit:
         """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
 
         direction: "down" (first x where the curve is at or below the target: loss, error) or "up"
-        (at or above it: accuracy). Default: the way the posterior median curve moves across the
+        (at or above it: a rising stretch, such as the rise in double descent). Default: the way the posterior median curve moves across the
         fitted window. A target already passed inside the window is reached there, not at x_max.
         """
         if not (np.isfinite(target) and target > 0):
@@ -172,7 +172,7 @@ class Fit:
         Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
         reach the target), prob_reached (share of draws reaching it by x_max) and x_max searched
         (default 1000 x the largest fitted x). direction: "down" (loss, error: first x at or below
-        the target), "up" (accuracy) or None: the way the curve moves across the fitted data.
+        the target), "up" (at or above it) or None: the way the curve moves across the fitted data.
         """
         prob = check_prob(prob)
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
