@@ -256,7 +256,11 @@ class Fit:
             )
 
     def summary(self, prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary of the natural parameters (a, b, c0, c, d, f, sigma)."""
+        """Posterior summary of the natural parameters: a, log_b, c0, c, d, f, sigma (and nu).
+
+        Columns median, mad and the central `prob` interval (eti_*), unrounded: sigma, the noise sd
+        of log y above the spec's floor, is often below 1e-3, which rounding would show as 0.
+        """
         import arviz as az
 
         post = self.posterior
@@ -266,7 +270,7 @@ class Fit:
         out = out.assign(sigma=post["sigma"])
         if "nu" in post:
             out = out.assign(nu=post["nu"])
-        return az.summary(out, hdi_prob=prob, kind="stats", stat_focus="median")
+        return az.summary(out, hdi_prob=prob, kind="stats", stat_focus="median", round_to="none")
 
     def save(self, path) -> None:
         """Write the fit to netCDF atomically (temporary file, then rename)."""

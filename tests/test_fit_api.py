@@ -93,6 +93,17 @@ def test_reach_of_a_level_already_passed_is_inside_the_data(fit1):
         fit1.reach(target, direction="sideways")
 
 
+def test_summary_rows_and_medians(fit1):
+    s = fit1.summary(prob=0.9)
+    assert list(s.index) == ["a", "log_b", "c0", "c[1]", "d[1]", "f[1]", "sigma"]
+    assert list(s.columns) == ["median", "mad", "eti_5%", "eti_95%"]
+    post = fit1.posterior
+    assert s.loc["d[1]", "median"] == pytest.approx(float(np.exp(np.median(post["log_d"].values))), rel=1e-6)
+    assert s.loc["sigma", "median"] == pytest.approx(float(np.median(post["sigma"].values)), rel=1e-9)
+    assert s.loc["sigma", "median"] > 0  # not rounded away
+    assert np.all(s["eti_5%"] <= s["median"]) and np.all(s["median"] <= s["eti_95%"])
+
+
 def test_idata_groups_and_metadata(fit1):
     idata = fit1.idata
     for group in ("posterior", "sample_stats", "observed_data", "log_likelihood"):
