@@ -44,15 +44,15 @@ from benchmarks import run  # noqa: E402
 
 OUT = run.RESULTS / "learned_prior.json"
 
-# (parameter, family, learned hyperparameters); log_offset (the level, set by each curve's own data)
-# keeps its default. Scales and Beta shapes are optimised on the log scale.
+# (parameter, prior family) of every learned prior; log_offset (the level, set by each curve's own
+# data) keeps its default. Scales and Beta shapes are optimised on the log scale.
 FAMILIES = (
-    ("c0", "Normal", ("mu", "sigma")),
-    ("c", "StudentT", ("mu", "sigma")),  # nu stays 3
-    ("delta", "Normal", ("mu", "sigma")),
-    ("f", "LogNormal", ("mu", "sigma")),
-    ("limit_fraction", "Beta", ("alpha", "beta")),
-    ("sigma", "HalfNormal", ("sigma",)),
+    ("c0", "Normal"),
+    ("c", "StudentT"),  # nu stays 3; mu and sigma are learned
+    ("delta", "Normal"),
+    ("f", "LogNormal"),
+    ("limit_fraction", "Beta"),
+    ("sigma", "HalfNormal"),
 )
 POSITIVE = {"sigma", "alpha", "beta"}
 
@@ -75,7 +75,7 @@ def log_density(family: str, params: dict, v: np.ndarray) -> np.ndarray:
 def draws_of(fit) -> dict:
     """Posterior draws of every learned parameter, flattened over chains (1 break)."""
     post = fit.idata.posterior
-    return {name: post[name].values.reshape(-1) for name, _, _ in FAMILIES}
+    return {name: post[name].values.reshape(-1) for name, _ in FAMILIES}
 
 
 def weighted_fit(family: str, v: np.ndarray, w: np.ndarray, start: dict) -> dict:
@@ -115,7 +115,7 @@ def learn(draws: dict, domain: dict, curves: list, defaults: dict) -> dict:
     n_draws = draws[curves[0]]["c0"].size
     w = np.concatenate([np.full(n_draws, 1.0 / (sizes[domain[n]] * len(sizes) * n_draws)) for n in curves])
     priors = {}
-    for p, family, keys in FAMILIES:
+    for p, family in FAMILIES:
         v = np.concatenate([draws[n][p] for n in curves])
         priors[p] = dict(defaults[p], **weighted_fit(family, v, w, defaults[p]))
     return {"priors": priors}

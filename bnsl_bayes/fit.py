@@ -176,11 +176,7 @@ class Fit:
         """
         prob = check_prob(prob)
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
-        xs = self.reach_draws(target, x_max, direction=direction)
-        # No interpolation between draws: a quantile falling among draws that never reach stays inf.
-        lo, med, hi = np.quantile(xs, [(1 - prob) / 2, 0.5, (1 + prob) / 2], method="inverted_cdf")
-        return pd.Series({"target": float(target), "median": med, "lower": lo, "upper": hi,
-                          "prob_reached": float(np.isfinite(xs).mean()), "x_max": x_max})
+        return fc.reach_summary(self.reach_draws(target, x_max, direction=direction), target, prob, x_max)
 
     # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:

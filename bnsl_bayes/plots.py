@@ -167,9 +167,14 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     are not in the histogram; their share is in the title as 1 - P(reached). direction as in
     `Fit.reach`. Returns (fig, ax).
     """
+    from .forecast import reach_summary
+    from .validate import check_prob
+
     fig, ax = _axes(ax)
-    summary = fit.reach(target, prob=prob, x_max=x_max, direction=direction)
-    xs = fit.reach_draws(target, x_max=summary["x_max"], direction=direction)
+    x_max = float(x_max) if x_max is not None else 1e3 * fit.x.max()
+    # One evaluation of the curve grid serves both the histogram and the summary in the title.
+    xs = fit.reach_draws(target, x_max=x_max, direction=direction)
+    summary = reach_summary(xs, target, check_prob(prob), x_max)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
     if reached.size:
