@@ -16,6 +16,10 @@ does not change either: only forecasts past the data widen. Two forms of s, decl
 - "window":     s = tau / half-width of the fitted window in e-folds (added 2026-11-30, after the
                  absolute form was adopted: the same distance past the data may be safer after a
                  wide window than after a narrow one)
+- "noise":      s = tau * noise sd of the draw  (added 2026-12-01, after the absolute form was adopted:
+                 the in-window noise sd also absorbs how badly the law fits the window, so a curve
+                 the law follows to 0.01% (LM) may drift less past it than one it follows to 1% (IC);
+                 tau is searched on a grid 10x the other forms', since noise sd is ~0.001-0.05)
 
 tau is one number for every curve, learned across curves (empirical Bayes) by maximising the mean
 pseudo-target log density. Data: every benchmark curve's context points split again by x exactly
@@ -30,7 +34,10 @@ and its 90% coverage is not lower. If both forms pass, the one with the higher l
 LL is adopted, with tau learned on all curves. The window form, declared after the absolute form
 had been adopted, replaces it only if its leave-one-domain-out LL beats the absolute form's by more
 than 2 standard errors of the per-curve paired difference and its coverage is not lower (rule
-written before its first run). Results: benchmarks/results/extrapolation_spread.json
+written before its first run). The noise form, declared 2026-12-01, replaces the absolute form under
+the same rule as the window form: leave-one-domain-out LL above the absolute form's by more than 2
+standard errors of the per-curve paired difference, and 90% coverage not lower (written before its
+first run). Results: benchmarks/results/extrapolation_spread.json
 (bnsl-1; the rule was run on bnsl-1 first) and extrapolation_spread_bnsl-<n>.json for --breaks n.
 """
 
@@ -51,7 +58,9 @@ from benchmarks import context_validation as cv  # noqa: E402
 from benchmarks import run  # noqa: E402
 
 TAUS = np.round(np.concatenate([[0.0], np.geomspace(0.002, 2.0, 31)]), 5)
-FORMS = ("absolute", "relative", "window")
+FORMS = ("absolute", "relative", "window", "noise")
+# tau grid multiplier per form: the noise form's tau multiplies a noise sd of 0.001-0.05.
+TAU_SCALE = {"absolute": 1.0, "relative": 1.0, "window": 1.0, "noise": 10.0}
 OUT = run.RESULTS / "extrapolation_spread.json"
 
 
@@ -78,7 +87,7 @@ def curve_terms(fit, part) -> dict:
 
 def scores(t: dict, form: str, tau: float) -> tuple[float, float]:
     """(mean log density of y, share inside the central 90% interval) over one curve's pseudo-targets."""
-    k = {"absolute": 1.0, "relative": t["slope"], "window": 1.0 / t["half_width"]}[form]
+    k = {"absolute": 1.0, "relative": t["slope"], "window": 1.0 / t["half_width"], "noise": t["noise"]}[form]
     sd = np.sqrt(t["noise"] ** 2 + (tau * k * t["efolds"]) ** 2)
     z = (t["log_y"] - t["mu"]) / sd
     lp = special.logsumexp(stats.norm.logpdf(z) - np.log(sd), axis=0) - np.log(len(sd)) - t["log_y"]
@@ -104,7 +113,7 @@ def main(argv=None) -> int:
     domain = {n: str(parts[n][0]["domain"].iloc[0]) for n in names}
     terms = {n: curve_terms(fits[n], parts[n]) for n in names}
     # table[form][curve] = [(ll, cov90) for tau in TAUS]
-    table = {form: {n: [scores(terms[n], form, tau) for tau in TAUS] for n in names} for form in FORMS}
+    table = {form: {n: [scores(terms[n], form, tau * TAU_SCALE[form]) for tau in TAUS] for n in names} for form in FORMS}
 
     def best_tau(form, curves):
         return int(np.argmax([np.mean([table[form][n][i][0] for n in curves]) for i in range(len(TAUS))]))
@@ -128,7 +137,8 @@ def main(argv=None) -> int:
         i_all = best_tau(form, names)
         passed = bool(diff.mean() > 2 * se and np.mean(cov) >= base_cov)
         summary["forms"][form] = {
-            "tau_all_curves": float(TAUS[i_all]), "tau_leave_one_domain_out": lodo_tau,
+            "tau_all_curves": float(TAUS[i_all] * TAU_SCALE[form]),
+            "tau_leave_one_domain_out": {d: v * TAU_SCALE[form] for d, v in lodo_tau.items()},
             "lodo": {"ll": float(np.mean(ll)), "coverage90": float(np.mean(cov)),
                      "ll_difference": {"mean": float(diff.mean()), "se": se}},
             "lodo_by_domain": {d: {"ll": float(np.mean([l for n, l in zip(names, ll) if domain[n] == d])),
@@ -147,15 +157,16 @@ def main(argv=None) -> int:
         summary["decision"] = f"adopt {win} with tau = {summary['forms'][win]['tau_all_curves']}"
     else:
         summary["decision"] = "no extra spread: neither form passes the rule"
-    # The later window form against the adopted absolute form, paired per curve.
-    wdiff = lodo_ll["window"] - lodo_ll["absolute"]
-    wse = float(wdiff.std(ddof=1) / np.sqrt(len(wdiff)))
-    replaces = bool(wdiff.mean() > 2 * wse and lodo_cov["window"] >= lodo_cov["absolute"])
-    summary["window_vs_absolute"] = {"ll_difference": {"mean": float(wdiff.mean()), "se": wse},
-                                     "coverage90": {"window": lodo_cov["window"], "absolute": lodo_cov["absolute"]},
-                                     "decision": ("window replaces absolute with tau = "
-                                                  f"{summary['forms']['window']['tau_all_curves']}"
-                                                  if replaces else "absolute stays")}
+    # The later forms against the adopted absolute form, paired per curve.
+    for later in ("window", "noise"):
+        wdiff = lodo_ll[later] - lodo_ll["absolute"]
+        wse = float(wdiff.std(ddof=1) / np.sqrt(len(wdiff)))
+        replaces = bool(wdiff.mean() > 2 * wse and lodo_cov[later] >= lodo_cov["absolute"])
+        summary[f"{later}_vs_absolute"] = {
+            "ll_difference": {"mean": float(wdiff.mean()), "se": wse},
+            "coverage90": {later: lodo_cov[later], "absolute": lodo_cov["absolute"]},
+            "decision": (f"{later} replaces absolute with tau = {summary['forms'][later]['tau_all_curves']}"
+                         if replaces else "absolute stays")}
     records = [{"curve": n, "domain": domain[n],
                 **{form: {"ll": [r[0] for r in table[form][n]], "coverage90": [r[1] for r in table[form][n]]}
                    for form in FORMS}} for n in names]
