@@ -28,7 +28,7 @@ examples:
   {PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9
   {PROG} forecast fit.nc --at 1e10 --json
   {PROG} breaks fit.nc
-  {PROG} reach fit.nc --target 2.0 --x-max 1e13
+  {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
 """
@@ -285,14 +285,19 @@ def cmd_breaks(args) -> int:
 
 def cmd_reach(args) -> int:
     fit = load_fit(args.fit)
-    result = fit.reach(args.target, prob=args.prob, x_max=args.x_max, direction=args.direction)
+    target = args.target[0] if len(args.target) == 1 else args.target
+    result = fit.reach(target, prob=args.prob, x_max=args.x_max, direction=args.direction)
     if args.json:
-        print_json(result.to_dict())
-    else:
-        print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {args.target:g} "
-              f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval)")
+        print_json(result.to_dict() if len(args.target) == 1 else result.to_dict(orient="records"))
+        return 0
+    levels = ", ".join(f"{t:g}" for t in args.target)
+    print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {levels} "
+          f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval)")
+    if len(args.target) == 1:
         for k, v in result.items():
             print(f"  {k:<13}{_fmt(float(v))}")
+    else:
+        print_table(result)
     return 0
 
 
@@ -455,7 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],
             f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")
     p.add_argument("fit")
-    p.add_argument("--target", type=float, required=True, help="y value to reach")
+    p.add_argument("--target", type=float, nargs="+", required=True,
+                   help="y value(s) to reach; several give one row each")
     p.add_argument("--direction", choices=("down", "up"),
                    help="down: first x at or below the target (loss, error); up: at or above it; "
                         "default: the way the curve moves across the data")

@@ -139,16 +139,22 @@ class Fit:
         return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
                              "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond})[cols]
 
-    def reach_draws(self, target: float, x_max: float | None = None, n_grid: int = 2000,
+    def reach_draws(self, target, x_max: float | None = None, n_grid: int = 2000,
                     direction: str | None = None) -> np.ndarray:
         """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
 
+        target: one level (returns shape (draws,)) or a sequence of levels (shape (levels, draws));
+        the curve grid is evaluated once for all of them.
         direction: "down" (first x where the curve is at or below the target: loss, error) or "up"
-        (at or above it: a rising stretch, such as the rise in double descent). Default: the way the posterior median curve moves across the
-        fitted window. A target already passed inside the window is reached there, not at x_max.
+        (at or above it: a rising stretch, such as the rise in double descent). Default: the way
+        the posterior median curve moves across the fitted window. A target already passed inside
+        the window is reached there, not at x_max.
         """
-        if not (np.isfinite(target) and target > 0):
-            raise ValueError(f"target must be a finite number > 0, got {target!r}")
+        targets = np.atleast_1d(np.asarray(target, dtype=float))
+        bad = ~(np.isfinite(targets) & (targets > 0))
+        if targets.ndim != 1 or targets.size == 0 or bad.any():
+            raise ValueError(f"target must be a finite number > 0 or a non-empty sequence of them, got {target!r}"
+                             + (f" (first bad entry at position {int(np.argmax(bad))})" if bad.any() else ""))
         if direction not in (None, "down", "up"):
             raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
         x_lo = self.x.min()
@@ -163,20 +169,25 @@ class Fit:
             # window (deciding by the last value sent such a query upwards, answering x = x_min).
             end = min(np.searchsorted(grid, self.x.max()), n_grid - 1)
             direction = "down" if np.median(curves[:, end]) <= np.median(curves[:, 0]) else "up"
-        return fc.crossing_x(curves, np.log(grid), np.log(target), below=direction == "down")
+        xs = np.stack([fc.crossing_x(curves, np.log(grid), np.log(t), below=direction == "down") for t in targets])
+        return xs if np.ndim(target) else xs[0]
 
-    def reach(self, target: float, prob: float = 0.9, x_max: float | None = None,
-              direction: str | None = None) -> pd.Series:
+    def reach(self, target, prob: float = 0.9, x_max: float | None = None,
+              direction: str | None = None):
         """When the curve reaches `target`: the posterior of that x.
 
         Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
         reach the target), prob_reached (share of draws reaching it by x_max) and x_max searched
-        (default 1000 x the largest fitted x). direction: "down" (loss, error: first x at or below
-        the target), "up" (at or above it) or None: the way the curve moves across the fitted data.
+        (default 1000 x the largest fitted x): a Series for one target, a DataFrame with one row per
+        target for a sequence of them. direction: "down" (loss, error: first x at or below the
+        target), "up" (at or above it) or None: the way the curve moves across the fitted data.
         """
         prob = check_prob(prob)
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
-        return fc.reach_summary(self.reach_draws(target, x_max, direction=direction), target, prob, x_max)
+        xs = self.reach_draws(target, x_max, direction=direction)
+        if not np.ndim(target):
+            return fc.reach_summary(xs, target, prob, x_max)
+        return pd.DataFrame([fc.reach_summary(row, t, prob, x_max) for row, t in zip(xs, np.asarray(target, float))])
 
     # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:

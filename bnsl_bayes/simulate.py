@@ -61,6 +61,6 @@ def recovered(fit, curve: SimulatedCurve, prob: float = 0.9) -> dict:
         "a": inside(np.exp(post["log_a"].values.ravel()), p["a"]),
         "c0": inside(post["c0"].values.ravel(), p["c0"]),
         "heldout": ((fc.lower.values <= curve.y_heldout) & (curve.y_heldout <= fc.upper.values)).tolist(),
-        "reach": [bool(r.lower <= x <= r.upper) for x in curve.x_heldout[[0, -1]]
-                  for r in [fit.reach(float(bnsl(x, **p)), prob=prob)]],
+        "reach": [bool(r.lower <= x <= r.upper) for x, r in zip(
+            curve.x_heldout[[0, -1]], fit.reach(bnsl(curve.x_heldout[[0, -1]], **p), prob=prob).itertuples())],
     }

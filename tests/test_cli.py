@@ -148,6 +148,11 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert reach.returncode == 0, reach.stderr
     r = json.loads(reach.stdout)
     assert r["target"] == 0.5 and r["x_max"] == 1e5 and 736 < r["median"] < 1e5 and 0 < r["prob_reached"] <= 1
+    several = run("reach", "fits/add.nc", "--target", "0.5", "0.45", "--x-max", "1e5", "--json", cwd=d)
+    assert several.returncode == 0, several.stderr
+    rows = json.loads(several.stdout)
+    assert [row["target"] for row in rows] == [0.5, 0.45] and rows[0] == r
+    assert rows[1]["median"] is None or rows[1]["median"] >= r["median"]  # a lower loss comes later
 
     # The session fit and the CLI fit are fits of the same data, so LOO can compare them.
     cmp = run("compare", "fits/add.nc", addition_fit_path, cwd=d)

@@ -78,6 +78,21 @@ def test_break_positions_and_reach(fit1):
     assert never.prob_reached < 0.5 and np.isinf(never["median"])
 
 
+def test_reach_of_several_targets_matches_one_at_a_time(fit1):
+    levels = [0.7, 0.6, 1e-9]
+    table = fit1.reach(levels, prob=0.8, x_max=1e4)
+    assert list(table.columns) == ["target", "median", "lower", "upper", "prob_reached", "x_max"]
+    for row, level in zip(table.itertuples(), levels):
+        one = fit1.reach(level, prob=0.8, x_max=1e4)
+        assert row.target == level and row.prob_reached == one.prob_reached
+        np.testing.assert_array_equal([row.median, row.lower, row.upper], [one["median"], one.lower, one.upper])
+    assert fit1.reach_draws(levels, x_max=1e4).shape == (3, fit1.posterior.sizes["chain"] * fit1.posterior.sizes["draw"])
+    with pytest.raises(ValueError, match="position 1"):
+        fit1.reach([0.7, -1.0])
+    with pytest.raises(ValueError, match="non-empty"):
+        fit1.reach([])
+
+
 def test_reach_of_a_level_already_passed_is_inside_the_data(fit1):
     """A falling curve asked for a level just above its fitted end reached it inside the window.
     (Deciding the direction by the last value once sent such a query upwards: answer x = x_min.)"""
