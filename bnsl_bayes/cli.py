@@ -167,7 +167,7 @@ def show_progress(args) -> bool:
 def describe(fit) -> str:
     d = fit.diagnostics()
     return (f"{fit.spec.name}: {len(fit.x)} points, {fit.x_name} in [{fit.x.min():.4g}, {fit.x.max():.4g}]; "
-            f"r_hat_max {d['r_hat_max']:.3f}, ess_bulk_min {d['ess_bulk_min']:.0f}, "
+            f"r_hat_max {d['r_hat_max']:.3f} (curve: {d['r_hat_curve_max']:.3f}), ess_bulk_min {d['ess_bulk_min']:.0f}, "
             f"divergences {d['divergences']}")
 
 

@@ -2,12 +2,14 @@
 
 import json
 
+import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
 
 import bnsl_bayes
 from bnsl_bayes import datasets
+from bnsl_bayes.forecast import log_curve_draws
 
 FAST = dict(chains=2, tune=300, draws=300)
 
@@ -141,6 +143,10 @@ def test_diagnostics_keys(fit1):
     assert d["r_hat_worst"].split("[")[0] in fit1.idata.posterior
     med = np.exp(fit1.idata.posterior["log_d"].median("draw").values)
     assert np.allclose(d["break_median_by_chain"], med, rtol=1e-3)
+    # r_hat of the noise-free curve, at the data's ends and 10x / 100x past it
+    assert d["r_hat_curve_at"] in (fit1.x.min(), fit1.x.max(), 10 * fit1.x.max(), 100 * fit1.x.max())
+    lc = log_curve_draws(fit1.posterior, [d["r_hat_curve_at"]])
+    assert d["r_hat_curve_max"] == pytest.approx(az.rhat(lc.to_dataset(name="c"))["c"].values.item())
 
 
 def test_unconverged_fit_warns_with_remedy(fit1):
@@ -188,6 +194,22 @@ def test_slow_mixing_with_agreeing_breaks_asks_for_longer_sampling(fit1):
         f.warn_if_unconverged()
     msg = str(rec[-1].message)
     assert "(at c0)" in msg and "agree on the break but mix slowly" in msg and "different explanations" not in msg
+    # chain 1's curve is shifted by a whole slope: the chains disagree on the forecasts too
+    assert "forecasts that far differ between chains" in msg
+
+
+def test_warning_says_when_chains_agree_on_the_curve(fit1):
+    """Slow mixing in a parameter that does not move the curve (the sharpness of a break far past
+    the data): the warning says the chains agree on the curve."""
+    f = _mixed(fit1)
+    post = f.idata.posterior
+    post["log_d"][:] = np.log(fit1.x.max()) + 20.0  # a break e^20 past the data: the curve ignores f
+    post["f"][0] = post["f"][0] * 3.0
+    with pytest.warns(RuntimeWarning) as rec:
+        f.warn_if_unconverged()
+    msg = str(rec[-1].message)
+    assert "(at f[1])" in msg and "the chains agree on the curve there" in msg
+    assert f.diagnostics()["r_hat_curve_max"] <= 1.01
 
 
 def test_save_load_round_trip(fit1, tmp_path):
