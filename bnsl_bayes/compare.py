@@ -50,22 +50,29 @@ def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None =
                    seed: int = 0) -> xr.DataArray:
     """Draws of y at x_new from the mixture of fits with LOO stacking weights (or given weights).
 
-    Each fit contributes round(weight x n_draws) of its draws, so the result is a proper
-    sample of the model-averaged posterior (predictive), dims (sample, x).
+    Fit k contributes round(w_k * N) of its draws, without replacement, with N the largest total
+    for which no fit is asked for more draws than it has: the mixture proportions are the weights
+    even when the fits hold different numbers of draws (the shipped bnsl-1 draws twice as many as
+    bnsl-0 and bnsl-2). The result is a sample of the model-averaged posterior (predictive), dims
+    (sample, x).
     """
     named = _named(fits)
     if weights is None:
         weights = compare(named)["weight"].to_dict()
+    unknown = sorted(set(weights) - set(named))
+    if unknown:
+        raise ValueError(f"weights name models that are not among the fits: {unknown}; fits: {sorted(named)}")
     w = np.array([max(float(weights.get(k, 0.0)), 0.0) for k in named])
     if not w.sum() > 0:
         raise ValueError("model weights must have a positive sum")
     w = w / w.sum()
     x_new = check_x_new(x_new)
     rng = np.random.default_rng(seed)
+    ys = [f.draws(x_new, kind=kind).values.reshape(-1, len(x_new)) for f in named.values()]
+    total = min(len(y) / wk for y, wk in zip(ys, w) if wk > 0)
     pieces = []
-    for (name, f), wk in zip(named.items(), w):
-        y = f.draws(x_new, kind=kind).values.reshape(-1, len(x_new))
-        k = int(round(wk * len(y)))
+    for y, wk in zip(ys, w):
+        k = min(int(round(wk * total)), len(y))
         if k:
             pieces.append(y[rng.choice(len(y), size=k, replace=False)])
     y = np.concatenate(pieces)

@@ -274,6 +274,15 @@ def test_compare_and_average(data):
     assert table.loc["bnsl-1", "elpd_loo"] > table.loc["bnsl-0", "elpd_loo"]
     avg = bnsl_bayes.averaged_forecast(fits, test.x, prob=0.9)
     assert list(avg.columns) == ["x", "median", "mean", "lower", "upper"]
+    # Mixture proportions are the weights even when the fits hold different numbers of draws.
+    few = bnsl_bayes.Fit(fits[1].idata.isel(draw=slice(0, 40)))
+    x = [float(test.x.max())]
+    y = bnsl_bayes.averaged_draws({"m0": fits[0], "m1": few}, x, kind="curve", weights={"m0": 0.5, "m1": 0.5}).values[:, 0]
+    from_m1 = np.isin(y, few.draws(x, kind="curve").values.ravel())
+    assert len(y) == 2 * few.posterior.sizes["chain"] * 40 and from_m1.mean() == 0.5
+    assert not np.isin(y[~from_m1], few.draws(x, kind="curve").values.ravel()).any()
+    with pytest.raises(ValueError, match="not among the fits"):
+        bnsl_bayes.averaged_draws({"m0": fits[0], "m1": few}, x, weights={"m0": 1.0, "bnsl-2": 1.0})
     with pytest.raises(ValueError, match="different data"):
         other = bnsl_bayes.fit(train.x[:-1], train.y[:-1], breaks=0, seed=1, warn=False, **FAST)
         bnsl_bayes.compare({"all": fits[0], "fewer": other})
