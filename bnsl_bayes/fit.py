@@ -332,13 +332,14 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     return out
 
 
-def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict | None = None,
+def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: dict | None = None,
         likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None,
         y_name: str | None = None, progress: bool = False, warn: bool = True, stack_chains: bool = False,
         **sampler) -> Fit:
     """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
 
     x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
+    breaks: number of breaks (default 1, or the spec's); with `spec` as well, they must agree.
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
     drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone).
@@ -354,11 +355,7 @@ def fit(x, y, breaks: int | None = 1, seed: int = 0, *, spec=None, priors: dict 
     x_name = x_name or getattr(x, "name", None) or "x"
     y_name = y_name or getattr(y, "name", None) or "y"
     xs, ys = check_xy(x, y, str(x_name), str(y_name))
-    if spec is None:
-        if breaks is None or isinstance(breaks, bool) or not isinstance(breaks, (int, np.integer)) or breaks < 0:
-            raise ValueError(f"breaks must be an integer >= 0, got {breaks!r}")
-        spec = f"bnsl-{int(breaks)}"
-    spec = load_spec(spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
+    spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
     result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
     if warn:

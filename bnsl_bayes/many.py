@@ -194,7 +194,7 @@ def _run_dask(tasks, job, client):
 
 
 # ---- the entry point -----------------------------------------------------------------------------
-def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: int = 0, store=None,
+def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = None, seed: int = 0, store=None,
              client=None, workers: int | None = None, progress: bool = False, *, spec=None,
              priors: dict | None = None, likelihood: str | None = None, drift_per_efold: float | None = None,
              **fit_options) -> "ManyResult":
@@ -226,8 +226,7 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int = 1, seed: i
         raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    spec = load_spec(spec if spec is not None else f"bnsl-{breaks}", priors=priors, likelihood=likelihood,
-                     drift_per_efold=drift_per_efold)
+    spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
         fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
     tasks = curve_tasks(data, x, y, group, int(seed), spec, fit_options)
@@ -344,8 +343,8 @@ def add_fit_many_command(subparsers):
     p.add_argument("--y", required=True, help="column of y (loss, error ...)")
     p.add_argument("--group", required=True, nargs="+", metavar="COL", help="column(s) naming a curve")
     p.add_argument("--store", required=True, metavar="DIR", help="results directory (created if missing)")
-    p.add_argument("--breaks", type=int, default=1, help="number of breaks (default 1)")
-    p.add_argument("--spec", help="model spec name or .toml path (overrides --breaks)")
+    p.add_argument("--breaks", type=int, help="number of breaks (default 1, or the spec's)")
+    p.add_argument("--spec", help="model spec name or .toml path (with --breaks, they must agree)")
     p.add_argument("--seed", type=int, default=0, help="base seed; each curve's seed derives from it and its key")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: local)")
     p.add_argument("--workers", type=int,

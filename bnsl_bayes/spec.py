@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+
 # Distribution names a spec may use, with the parameters each takes. Kept small on purpose:
 # every entry must have a PyMC class of the same name and a NumPy sampler in `prior_draws`.
 DISTRIBUTIONS = {
@@ -135,18 +137,23 @@ def builtin_specs() -> list[str]:
     return sorted(p.name[:-5] for p in resources.files("bnsl_bayes.models").iterdir() if p.name.endswith(".toml"))
 
 
-def load_spec(spec="bnsl-1", *, breaks: int | None = None, likelihood: str | None = None,
+def load_spec(spec=None, *, breaks: int | None = None, likelihood: str | None = None,
               priors: dict | None = None, sampler: dict | None = None,
               drift_per_efold: float | None = None) -> ModelSpec:
     """Read a spec by name (``"bnsl-1"``), from a TOML path, or pass a ModelSpec/dict through.
 
-    ``breaks`` picks the shipped ``bnsl-{breaks}`` spec when ``spec`` is not given explicitly;
-    ``priors`` entries replace whole priors; ``sampler`` entries replace single settings;
-    ``likelihood`` and ``drift_per_efold`` replace the spec's.
+    Without ``spec``, ``breaks`` picks the shipped ``bnsl-{breaks}`` (default ``bnsl-1``); with
+    both, the spec must have that many breaks. ``priors`` entries replace whole priors;
+    ``sampler`` entries replace single settings; ``likelihood`` and ``drift_per_efold`` replace
+    the spec's.
 
-    >>> load_spec("bnsl-2").breaks
-    2
+    >>> load_spec("bnsl-2").breaks, load_spec(breaks=0).name
+    (2, 'bnsl-0')
     """
+    if breaks is not None and (isinstance(breaks, bool) or not isinstance(breaks, (int, np.integer)) or breaks < 0):
+        raise ValueError(f"breaks must be an integer >= 0, got {breaks!r}")
+    if spec is None:
+        spec = f"bnsl-{int(breaks) if breaks is not None else 1}"
     if isinstance(spec, ModelSpec):
         base = spec.to_dict()
         source = spec.name
@@ -172,12 +179,13 @@ def load_spec(spec="bnsl-1", *, breaks: int | None = None, likelihood: str | Non
 
 
 def _read_spec_text(spec: str) -> tuple[str, str]:
+    # A shipped name wins over anything in the working directory: a folder called "bnsl-1" (an
+    # output or store directory) must not hide the shipped spec.
     path = Path(spec)
-    if spec.endswith(".toml") or path.exists():
-        if not path.is_file():
-            raise ValueError(f"model spec file not found: {spec}")
+    if spec in builtin_specs():
+        return (resources.files("bnsl_bayes.models") / f"{spec}.toml").read_text(), f"models/{spec}.toml"
+    if path.is_file():
         return path.read_text(), str(path)
-    res = resources.files("bnsl_bayes.models") / f"{spec}.toml"
-    if not res.is_file():
-        raise ValueError(f"unknown model spec {spec!r}; shipped specs are {builtin_specs()} (or give a .toml path)")
-    return res.read_text(), f"models/{spec}.toml"
+    if spec.endswith(".toml") or path.exists():
+        raise ValueError(f"model spec file not found: {spec}" + (" (it is a directory)" if path.is_dir() else ""))
+    raise ValueError(f"unknown model spec {spec!r}; shipped specs are {builtin_specs()} (or give a .toml path)")

@@ -49,3 +49,21 @@ def test_bad_spec_file(tmp_path):
         load_spec(str(p))
     with pytest.raises(ValueError, match="not found"):
         load_spec(str(tmp_path / "missing.toml"))
+
+
+def test_shipped_name_wins_over_a_folder_of_that_name(tmp_path, monkeypatch):
+    """A store or output folder called "bnsl-1" in the working directory does not hide the spec."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bnsl-1").mkdir()
+    assert load_spec("bnsl-1").breaks == 1
+    with pytest.raises(ValueError, match="it is a directory"):
+        load_spec("./bnsl-1")
+
+
+def test_breaks_pick_or_check_the_spec():
+    assert load_spec().name == "bnsl-1" and load_spec(breaks=2).name == "bnsl-2"
+    assert load_spec("bnsl-2", breaks=2).breaks == 2
+    with pytest.raises(ValueError, match="has 1 breaks but breaks=2"):
+        load_spec("bnsl-1", breaks=2)
+    with pytest.raises(ValueError, match="breaks must be an integer"):
+        load_spec(breaks=1.5)

@@ -49,3 +49,6 @@ def test_bad_options_rejected_before_sampling():
         bnsl_bayes.fit(X, Y, breaks=9)
     with pytest.raises(TypeError, match="unknown sampler option"):
         bnsl_bayes.fit(X, Y, breaks=0, draw=10)
+    # breaks and spec must agree (breaks was once silently ignored when a spec was given)
+    with pytest.raises(ValueError, match="has 1 breaks but breaks=2"):
+        bnsl_bayes.fit(X, Y, breaks=2, spec="bnsl-1")
