@@ -46,6 +46,7 @@ class _Parser(argparse.ArgumentParser):
 
 def read_table(path) -> "pd.DataFrame":  # noqa: F821
     """A CSV or Parquet file as a DataFrame; a missing, empty or unreadable file is a ValueError."""
+    import numpy as np
     import pandas as pd
 
     path = Path(path)
@@ -60,11 +61,17 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
             raise ValueError(f"{path} is not a readable Parquet file ({e})") from None
     else:
         try:
-            df = pd.read_csv(path)
+            # Blank lines are kept while reading so that each row's line in the file is known
+            # (error messages cite it), then dropped: they hold no measurement.
+            df = pd.read_csv(path, skip_blank_lines=False)
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path} is empty") from None
         except pd.errors.ParserError as e:
             raise ValueError(f"{path} is not a well-formed CSV ({e})") from None
+        blank = df.isna().all(axis=1).to_numpy()
+        lines = np.flatnonzero(~blank) + 2  # + header line, 1-based
+        df = df[~blank].reset_index(drop=True)
+        df.attrs["csv_lines"] = lines.tolist()
     if df.empty:
         raise ValueError(f"{path} has no data rows")
     return df
@@ -76,26 +83,32 @@ def require_columns(df, columns, path) -> None:
             raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, df.columns))})")
 
 
-def numeric_columns(df, columns, path):
+def numeric_columns(df, columns, path, strict: bool = True):
     """Parse text cells of these columns as numbers, naming the first cell that is not one.
 
     pandas reads a column with one stray word as all text; the core would then reject its first
     cell, however valid. Here the actual culprit is found. Values are otherwise left alone
     (positivity, finiteness and the like are checked by the core's validation).
+    strict=False (fit-many, where a bad row fails only its own curve): cells that parse become
+    numbers, the others are left as they are for the per-curve validation to name.
     """
     import pandas as pd
 
     path = Path(path)
-    csv = path.suffix.lower() not in (".parquet", ".pq")
+    lines = df.attrs.get("csv_lines")  # file line of each row, from read_table (CSV only)
     df = df.copy()
     for col in columns:
         parsed = pd.to_numeric(df[col], errors="coerce")
+        if not strict:
+            unparsed = parsed.isna() & df[col].notna()
+            df[col] = parsed.astype(object).where(~unparsed, df[col]) if unparsed.any() else parsed
+            continue
         bad = parsed.isna()  # empty cells and text that is not a number
         if bad.any():
             i = int(bad.to_numpy().argmax())
             value = df[col].iloc[i]
             what = "empty cell" if pd.isna(value) else f"non-numeric value {value!r}"
-            line = f" (line {i + 2})" if csv else ""
+            line = f" (line {lines[i]})" if lines is not None else ""
             raise ValueError(f"{path.name}: column {col!r}: {what} at row {i}{line}")
         df[col] = parsed
     return df

@@ -360,13 +360,18 @@ def add_fit_many_command(subparsers):
 def run_fit_many_command(args) -> int:
     import sys
 
-    from .cli import read_table
+    from .cli import numeric_columns, read_table, require_columns
 
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}
     group = args.group[0] if len(args.group) == 1 else args.group
     try:
         data = read_table(args.data)
+        require_columns(data, [args.x, args.y, *args.group], args.data)
+        # Text cells parsed here: one stray word would otherwise make pandas read the whole column
+        # as text and every curve would fail, each naming a valid cell. Cells that are not numbers
+        # stay, so that only their own curve fails, naming them.
+        data = numeric_columns(data, [args.x, args.y], args.data, strict=False)
         result = fit_many(data, args.x, args.y, group, breaks=args.breaks, seed=args.seed, store=args.store,
                           client=args.scheduler, workers=args.workers, spec=args.spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)

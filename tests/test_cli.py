@@ -69,6 +69,8 @@ BAD_CSVS = {
     "missing_column": ("n,error\n1,2\n2,1.5\n4,1\n", "no column 'loss'"),
     "non_numeric": ("n,loss\n1,2\n2,abc\n4,1\n", "column 'loss': non-numeric value 'abc' at row 1 (line 3)"),
     "empty_cell": ("n,loss\n1,2\n2,1.5\n,1\n", "column 'n': empty cell at row 2 (line 4)"),
+    # a blank line is not a row, but the line number still points into the file
+    "blank_line": ("n,loss\n1,2\n\n2,abc\n4,1\n", "column 'loss': non-numeric value 'abc' at row 1 (line 4)"),
     "negative": ("n,loss\n1,2\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1"),
     "empty_file": ("", "is empty"),
     "header_only": ("n,loss\n", "no data rows"),

@@ -150,6 +150,14 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     assert _cli([*argv[:1], str(tmp_path / "curves.parquet"), *argv[2:]]) == 0
     assert "1 fitted, 1 skipped" in capsys.readouterr().out
 
+    # one stray word fails its own curve, named; the other curve's numbers still parse
+    stray = long_table("ab").astype({"loss": object})
+    stray.loc[stray.index[stray.task == "b"][1], "loss"] = "oops"
+    stray.to_csv(tmp_path / "stray.csv", index=False)
+    assert _cli([*argv[:1], str(tmp_path / "stray.csv"), *argv[2:9], str(tmp_path / "s2"), *argv[10:]]) == 1
+    out = capsys.readouterr().out
+    assert "1 fitted" in out and "curve 'b'" in out and "'oops'" in out and "curve 'a'" not in out
+
     assert _cli([*argv[:3], "steps", *argv[4:]]) == 2
     assert "'steps'" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
