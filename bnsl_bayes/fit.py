@@ -24,7 +24,9 @@ class Fit:
     """A fitted BNSL posterior. Build with `bnsl_bayes.fit` or `bnsl_bayes.load`.
 
     Intervals everywhere are central (equal-tailed) posterior intervals: the `prob` interval runs
-    from the (1-prob)/2 to the (1+prob)/2 quantile, so they transform exactly between y and log y.
+    from the (1-prob)/2 to the (1+prob)/2 quantile. Forecasts, break positions and reach take
+    their quantiles of log y or log x and exponentiate them; `summary` uses ArviZ on the natural
+    parameters, so its interval ends can differ from those in the last digits (interpolation).
 
     Every answer (forecasts, breaks, reach, summary, LOO) is computed from `posterior`: the sampled
     chains with equal weight by default, or, for a fit made with ``stack_chains=True``, mixed by their
@@ -338,7 +340,8 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
         **sampler) -> Fit:
     """Fit a BNSL with `breaks` breaks to one curve and return its posterior as a `Fit`.
 
-    x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine; order does not matter).
+    x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine). Order does not
+    matter: the pairs are sorted by x (then y) before sampling, so any row order gives the same fit.
     breaks: number of breaks (default 1, or the spec's); with `spec` as well, they must agree.
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
@@ -355,6 +358,8 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     x_name = x_name or getattr(x, "name", None) or "x"
     y_name = y_name or getattr(y, "name", None) or "y"
     xs, ys = check_xy(x, y, str(x_name), str(y_name))
+    order = np.lexsort((ys, xs))
+    xs, ys = xs[order], ys[order]
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
     result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))

@@ -78,22 +78,26 @@ def log_curve_draws(posterior: xr.Dataset, x, drift: Drift | None = None) -> xr.
     return xr.DataArray(ly, dims=("chain", "draw", "x"), coords={"x": x}, name="log_y")
 
 
-def noise_draws(posterior: xr.Dataset, n_x: int, rng: np.random.Generator) -> np.ndarray:
-    """Observation noise on log y for each draw and x, shape (chain, draw, n_x)."""
+def noise_draws(posterior: xr.Dataset, x, seed: int) -> np.ndarray:
+    """Observation noise on log y for each draw and x, shape (chain, draw, len(x)).
+
+    The noise at one x comes from a generator seeded by (seed, that x), so a forecast at x is the
+    same whichever other x are asked for with it (a table and a plot of the same fit agree);
+    distinct x still get independent noise.
+    """
     p = param_draws(posterior)
-    shape = p["sigma"].shape + (n_x,)
-    if p["nu"] is None:
-        eps = rng.standard_normal(shape)
-    else:
-        eps = rng.standard_t(np.broadcast_to(p["nu"][..., None], shape))
+    x = np.asarray(x, dtype=float)
+    eps = np.empty(p["sigma"].shape + (len(x),))
+    for j, bits in enumerate(x.view(np.uint64)):
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57, int(bits) >> 32, int(bits) & 0xFFFFFFFF]))
+        eps[..., j] = (rng.standard_normal(p["sigma"].shape) if p["nu"] is None else rng.standard_t(p["nu"]))
     return eps * p["sigma"][..., None]
 
 
 def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None) -> xr.DataArray:
     """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`."""
     curve = log_curve_draws(posterior, x, drift)
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xF0CA57]))
-    return curve + noise_draws(posterior, curve.sizes["x"], rng)
+    return curve + noise_draws(posterior, curve["x"].values, seed)
 
 
 def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = None) -> xr.DataArray:
@@ -126,10 +130,20 @@ def log_predictive_density(posterior: xr.Dataset, x, y, drift: Drift | None = No
 
 
 def summarize(draws: xr.DataArray, prob: float) -> pd.DataFrame:
-    """median, mean and the central (equal-tailed) `prob` interval of y = exp(draws) per x."""
-    y = np.exp(draws.values.reshape(-1, draws.sizes["x"]))
-    lo, med, hi = np.quantile(y, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=0)
-    return pd.DataFrame({"x": draws["x"].values, "median": med, "mean": y.mean(axis=0), "lower": lo, "upper": hi})
+    """median, mean and the central (equal-tailed) `prob` interval of y = exp(draws) per x.
+
+    The mean is the Monte Carlo mean of y, taken in log space so that it does not overflow. It is
+    ruled by rare extreme draws wherever the posterior of log y has heavy tails (far past the
+    data; a Student-t likelihood with small nu, whose predictive mean may not exist) and is then
+    far above the median: read the median and the interval first.
+    """
+    from scipy.special import logsumexp
+
+    ly = draws.values.reshape(-1, draws.sizes["x"])
+    lo, med, hi = np.exp(np.quantile(ly, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=0))
+    with np.errstate(over="ignore"):
+        mean = np.exp(logsumexp(ly, axis=0) - np.log(len(ly)))
+    return pd.DataFrame({"x": draws["x"].values, "median": med, "mean": mean, "lower": lo, "upper": hi})
 
 
 def reach_summary(xs: np.ndarray, target: float, prob: float, x_max: float) -> pd.Series:

@@ -81,13 +81,17 @@ def curve_seed(seed: int, key) -> int:
 
 def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler: dict) -> str:
     """Hash of everything a curve's posterior depends on; a changed curve gets a new fingerprint."""
+    # The (x, y) pairs as given, invalid ones included (fixing a bad row refits), in an order that
+    # does not depend on the table's row order: `fit` sorts them, so row order changes nothing.
+    pairs = sorted(zip(x.tolist(), y.tolist()), key=repr)
+    # Sampler settings as the fit will use them: passing a spec's own default changes nothing.
+    resolved = {**spec.sampler, **{k: v for k, v in sampler.items() if v is not None}}
     payload = {
         "store_format": STORE_FORMAT,
-        "x": x.tolist(),  # the values as given, invalid ones included: fixing a bad row refits
-        "y": y.tolist(),
+        "xy": pairs,
         "spec": spec.to_dict(),
         "seed": seed,
-        "sampler": {k: v for k, v in sampler.items() if k not in _NOT_IN_FINGERPRINT},
+        "sampler": {k: v for k, v in resolved.items() if k not in _NOT_IN_FINGERPRINT},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 

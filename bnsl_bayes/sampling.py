@@ -33,8 +33,23 @@ def compiled_model(spec: ModelSpec, data: CurveData):
     return compiled.with_data(**{k: v for k, v in data.shared().items() if k in compiled.shared_data})
 
 
-def is_compiled(spec: ModelSpec) -> bool:
-    return spec.model_key() in _COMPILED
+def check_sampler_settings(settings: dict, cores) -> None:
+    """Reject settings the samplers would crash on or silently misuse, naming the option.
+
+    (nutpie panics with tune=0 and returns an empty posterior with draws=0.)
+    """
+    def whole(name, value, least):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+
+    whole("chains", settings["chains"], 1)
+    whole("draws", settings["draws"], 1)
+    whole("tune", settings["tune"], 1)
+    if cores is not None:
+        whole("cores", cores, 1)
+    ta = settings["target_accept"]
+    if isinstance(ta, bool) or not isinstance(ta, (int, float, np.floating)) or not 0 < ta < 1:
+        raise ValueError(f"target_accept must be a number strictly between 0 and 1, got {ta!r}")
 
 
 def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = False, cores: int | None = None,
@@ -53,8 +68,12 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     backend = settings.pop("backend")
     if settings["mass_matrix"] not in ("diag", "low_rank"):
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    check_sampler_settings(settings, cores)
+    if backend != "nutpie" and settings["mass_matrix"] != "diag":
+        # PyMC's and NumPyro's NUTS adapt a diagonal mass matrix here; record what was used.
+        settings["mass_matrix"] = "diag"
     # The options both samplers share; each backend adds its own names for seed, mass matrix, progress.
     common = {k: settings[k] for k in ("draws", "tune", "chains", "target_accept")}
     common["cores"] = cores or min(settings["chains"], 2)

@@ -12,7 +12,7 @@ import copy
 import hashlib
 import json
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class ModelSpec:
     description: str = ""
     noise_floor: float = 0.0
     drift_per_efold: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {

@@ -32,7 +32,14 @@ def as_float_column(values, name: str) -> np.ndarray:
     out = np.empty(len(raw), dtype=float)
     for i, v in enumerate(raw):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Real, np.number)):
-            raise ValueError(f"column {name!r}: non-numeric value {v!r} at {_row_label(values, i)}")
+            hint = ""
+            if isinstance(v, str):
+                try:
+                    float(v)
+                    hint = " (a number stored as text: convert the column first, e.g. pd.to_numeric)"
+                except ValueError:
+                    pass
+            raise ValueError(f"column {name!r}: non-numeric value {v!r} at {_row_label(values, i)}{hint}")
         out[i] = float(v)
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
@@ -53,6 +60,11 @@ def check_xy(x, y, x_name: str = "x", y_name: str = "y", min_distinct_x: int = 3
     ys = as_float_column(y, y_name)
     if len(xs) != len(ys):
         raise ValueError(f"columns {x_name!r} and {y_name!r} have different lengths: {len(xs)} and {len(ys)}")
+    if hasattr(x, "iloc") and hasattr(y, "iloc") and not x.index.equals(y.index):
+        # pandas users expect pairing by label; we pair by position, so say so instead of guessing.
+        raise ValueError(f"{x_name!r} and {y_name!r} are pandas objects with different indexes; values are "
+                         "paired by position, not by label: align them first (e.g. y.reindex(x.index)) "
+                         "or pass plain arrays (.to_numpy())")
     for arr, name, src in ((xs, x_name, x), (ys, y_name, y)):
         bad = np.flatnonzero(arr <= 0)
         if bad.size:
@@ -75,6 +87,8 @@ def check_prob(prob: float) -> float:
 
 
 def check_x_new(x_new, name: str = "x_new") -> np.ndarray:
+    if np.size(x_new) == 0:
+        raise ValueError(f"{name} is empty: give at least one x to forecast at")
     xs = np.atleast_1d(as_float_column(np.atleast_1d(np.asarray(x_new, dtype=object)), name))
     bad = np.flatnonzero(xs <= 0)
     if bad.size:

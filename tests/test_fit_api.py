@@ -80,6 +80,20 @@ def test_break_positions_and_reach(fit1):
     assert never.prob_reached < 0.5 and np.isinf(never["median"])
 
 
+def test_forecast_at_an_x_does_not_depend_on_the_other_x_asked_for(fit1):
+    one = fit1.forecast([2000.0])
+    both = fit1.forecast([1000.0, 2000.0])
+    swapped = fit1.forecast([2000.0, 1000.0])
+    pd.testing.assert_frame_equal(both.iloc[[1]].reset_index(drop=True), one)
+    pd.testing.assert_frame_equal(swapped.iloc[[0]].reset_index(drop=True), one)
+    # distinct x still get independent noise within a draw
+    d = fit1.draws([1000.0, 1000.001], kind="predictive").values.reshape(-1, 2)
+    c = fit1.draws([1000.0, 1000.001], kind="curve").values.reshape(-1, 2)
+    assert abs(np.corrcoef(np.log(d[:, 0] / c[:, 0]), np.log(d[:, 1] / c[:, 1]))[0, 1]) < 0.15
+    with pytest.raises(ValueError, match="x_new is empty"):
+        fit1.forecast([])
+
+
 def test_reach_of_several_targets_matches_one_at_a_time(fit1):
     levels = [0.7, 0.6, 1e-9]
     table = fit1.reach(levels, prob=0.8, x_max=1e4)
@@ -264,6 +278,15 @@ def _with_transformed(model, post):
         if tr is not None and vv.name not in ds:
             ds[vv.name] = (ds[rv.name].dims, tr.forward(ds[rv.name].values, *rv.owner.inputs).eval())
     return ds
+
+
+def test_row_order_does_not_change_the_fit(data):
+    train, _ = data
+    shuffled = train.sample(frac=1.0, random_state=3)
+    a = bnsl_bayes.fit(train.x, train.y, breaks=0, seed=2, warn=False, **FAST)
+    b = bnsl_bayes.fit(shuffled.x.to_numpy(), shuffled.y.to_numpy(), breaks=0, seed=2, warn=False, **FAST)
+    np.testing.assert_array_equal(a.posterior["c0"].values, b.posterior["c0"].values)
+    np.testing.assert_array_equal(a.x, np.sort(train.x.to_numpy()))
 
 
 def test_compare_and_average(data):

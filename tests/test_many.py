@@ -72,6 +72,10 @@ def test_fingerprint_changes_with_data_spec_seed_and_sampler_but_not_threads():
     assert fingerprint(df.n, df.loss, load_spec("bnsl-2"), 1, OPTS) != base
     assert fingerprint(df.n, df.loss, spec, 2, OPTS) != base
     assert fingerprint(df.n, df.loss, spec, 1, {**OPTS, "draws": 300}) != base
+    # row order and passing the spec's own default do not change it
+    rev = df.iloc[::-1]
+    assert fingerprint(rev.n, rev.loss, spec, 1, OPTS) == base
+    assert fingerprint(df.n, df.loss, spec, 1, {**OPTS, "mass_matrix": spec.sampler["mass_matrix"]}) == base
     assert curve_seed(0, "a") == curve_seed(0, "a") != curve_seed(0, "b") != curve_seed(1, "b")
 
 

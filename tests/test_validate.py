@@ -49,6 +49,27 @@ def test_bad_options_rejected_before_sampling():
         bnsl_bayes.fit(X, Y, breaks=9)
     with pytest.raises(TypeError, match="unknown sampler option"):
         bnsl_bayes.fit(X, Y, breaks=0, draw=10)
+    for bad, match in [({"tune": 0}, "tune must be an integer >= 1"), ({"draws": 0}, "draws must be"),
+                       ({"chains": 1.5}, "chains must be"), ({"target_accept": 1.5}, "target_accept"),
+                       ({"target_accept": -1}, "target_accept"), ({"cores": 0}, "cores must be")]:
+        with pytest.raises(ValueError, match=match):
+            bnsl_bayes.fit(X, Y, breaks=0, **bad)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        bnsl_bayes.fit(X, Y, breaks=0, seed=-1)
     # breaks and spec must agree (breaks was once silently ignored when a spec was given)
     with pytest.raises(ValueError, match="has 1 breaks but breaks=2"):
         bnsl_bayes.fit(X, Y, breaks=2, spec="bnsl-1")
+
+
+def test_pandas_series_with_different_indexes_are_refused():
+    x = pd.Series([1.0, 2.0, 4.0, 8.0], index=[10, 11, 12, 13])
+    y = pd.Series([3.0, 2.5, 2.2, 2.0], index=[13, 12, 11, 10])
+    with pytest.raises(ValueError, match="different indexes; values are paired by position"):
+        check_xy(x, y)
+    check_xy(x, y.set_axis(x.index))  # aligned: fine
+
+
+def test_numbers_stored_as_text_get_a_hint():
+    with pytest.raises(ValueError, match="non-numeric value '1e6' at row 0 .*pd.to_numeric"):
+        check_xy(["1e6", 2e6, 4e6], [3.0, 2.0, 1.0])
+
