@@ -206,8 +206,11 @@ def fit_one(x, y, breaks, args, x_name, y_name):
         if breaks != "auto":
             fit, note = bnsl_bayes.fit(x, y, breaks=int(breaks), **kw), ""
         else:
-            fits = {f"bnsl-{b}": bnsl_bayes.fit(x, y, breaks=b, **kw) for b in (0, 1, 2)}
+            # Only the kept fit's warnings concern the user: the others are not saved.
+            fits = {f"bnsl-{b}": bnsl_bayes.fit(x, y, breaks=b, warn=False, **kw) for b in (0, 1, 2)}
             fit, note = choose_by_loo(fits)
+            fit.warn_if_unconverged()
+            fit.warn_if_rising()
     return fit, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
@@ -244,7 +247,8 @@ def cmd_fit(args) -> int:
             raise ValueError(f"{where}: {e}") from None
         out = output_path(args.out, label, data_path)
         if out in targets.values():
-            raise ValueError(f"groups {label!r} and another both map to the file name {out}; rename a group")
+            other = next(k for k, v in targets.items() if v == out)
+            raise ValueError(f"groups {other!r} and {label!r} both map to the file name {out}; rename one of them")
         targets[label] = out
 
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
@@ -277,8 +281,11 @@ def cmd_forecast(args) -> int:
         print_json(table.to_dict(orient="records"))
     else:
         what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
-        print(f"{fit.spec.name} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval")
-        print_table(table)
+        # The mean is left to --json: far past the data it is ruled by rare extreme draws and can sit
+        # far above the median (see forecast.summarize), which misleads more than it informs here.
+        print(f"{fit.spec.name} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval "
+              "(--json adds the mean)")
+        print_table(table[["x", "median", "lower", "upper"]])
     return 0
 
 

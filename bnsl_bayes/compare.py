@@ -33,7 +33,9 @@ def compare(fits, method: str = "stacking") -> pd.DataFrame:
     """PSIS-LOO comparison (ArviZ) of fits of the same data, best first.
 
     Columns follow `arviz.compare`: elpd_loo, p_loo, elpd_diff, weight (stacking weights by
-    default), se, dse, warning. Pass a list of fits (named by spec) or a dict name -> fit.
+    default), se, dse, warning. warning is True when PSIS-LOO is unreliable for that fit (some
+    observation has Pareto k > 0.7, common with a dozen points and a break near one of them):
+    read its elpd_loo as approximate. Pass a list of fits (named by spec) or a dict name -> fit.
     """
     import warnings
 

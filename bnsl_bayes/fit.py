@@ -164,6 +164,7 @@ class Fit:
         if not x_max > x_lo:
             raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
         grid = np.geomspace(x_lo, x_max, n_grid)
+        grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
         curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
         if direction is None:
             # From the trend over the data, not from where the target sits relative to the last point:
@@ -281,6 +282,24 @@ class Fit:
                 stacklevel=3,
             )
 
+    def warn_if_rising(self) -> None:
+        """Warn when the fitted curve rises across the data: usually an accuracy fitted by mistake.
+
+        The law falls toward a floor a >= 0 as x grows; fitted to a quantity that improves upwards
+        (accuracy, a score) it can only follow it with a negative slope and forecasts it rising
+        without bound (accuracies above 1). A rising stretch of a non-monotonic curve (the rise in
+        double descent) is a legitimate reason to ignore the warning.
+        """
+        ends = np.exp(np.median(fc.log_curve_draws(self.posterior, [self.x.min(), self.x.max()]).values
+                                .reshape(-1, 2), axis=0))
+        if ends[1] > ends[0]:
+            warnings.warn(
+                f"{self.spec.name} fit: the fitted {self.y_name} rises across the data ({ends[0]:.4g} at "
+                f"{self.x_name} = {self.x.min():.4g} to {ends[1]:.4g} at {self.x.max():.4g}). The law falls "
+                f"toward a floor as {self.x_name} grows: for an accuracy or a score, fit the error "
+                f"(1 - accuracy) instead. A rising stretch of a non-monotonic curve (double descent) is fine.",
+                RuntimeWarning, stacklevel=3)
+
     def summary(self, prob: float = 0.9) -> pd.DataFrame:
         """Posterior summary of the natural parameters: a, log_b, c0, c, d, f, sigma (and nu).
 
@@ -361,8 +380,13 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     order = np.lexsort((ys, xs))
     xs, ys = xs[order], ys[order]
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
-    idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
-    result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
+    with warnings.catch_warnings():
+        # PyTensor warns, once per process, that it found no BLAS to link: nothing here multiplies
+        # matrices (nutpie runs the model through numba), so the warning would only alarm.
+        warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+        idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
+        result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
     if warn:
         result.warn_if_unconverged()
+        result.warn_if_rising()
     return result

@@ -86,6 +86,14 @@ def test_bad_csv_is_one_clear_line(case, tmp_path):
     assert not (tmp_path / "fit.nc").exists()
 
 
+def test_groups_colliding_on_a_file_name_are_both_named(tmp_path):
+    rows = "".join(f"{g},{n},{3 / n ** 0.2}\n" for g in ("gpt/2", "gpt_2") for n in (1, 2, 4, 8))
+    (tmp_path / "data.csv").write_text("model,n,loss\n" + rows)
+    result = run("fit", "data.csv", "--x", "n", "--y", "loss", "--group", "model", "--out", "fits/", cwd=tmp_path)
+    assert_one_line_error(result, "groups 'gpt/2' and 'gpt_2' both map to the file name")
+    assert not (tmp_path / "fits").exists()
+
+
 def test_missing_files(tmp_path):
     assert_one_line_error(run("fit", "nope.csv", "--x", "n", "--y", "l", "--out", "o.nc", cwd=tmp_path), "nope.csv")
     assert_one_line_error(run("forecast", "nope.nc", "--at", "3", cwd=tmp_path), "nope.nc")

@@ -1,6 +1,7 @@
 """The public API on a small real fit: shapes, columns, metadata, save/load, compare."""
 
 import json
+import warnings
 
 import arviz as az
 import numpy as np
@@ -278,6 +279,16 @@ def _with_transformed(model, post):
         if tr is not None and vv.name not in ds:
             ds[vv.name] = (ds[rv.name].dims, tr.forward(ds[rv.name].values, *rv.owner.inputs).eval())
     return ds
+
+
+def test_a_rising_curve_warns_to_fit_the_error(fit1):
+    """Accuracy fitted by mistake: the law would forecast it rising without bound."""
+    acc = np.array([0.42, 0.55, 0.63, 0.70, 0.74, 0.78])
+    with pytest.warns(RuntimeWarning, match=r"rises across the data .*1 - accuracy"):
+        bnsl_bayes.fit(np.geomspace(1e18, 1e21, 6), acc, breaks=0, seed=0, **FAST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit1.warn_if_rising()  # the falling 4-digit addition loss does not warn
 
 
 def test_row_order_does_not_change_the_fit(data):
