@@ -148,6 +148,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def save_figure(fig, path) -> Path:
+    """Write a figure atomically (format from the file's suffix, PNG if it has none)."""
+    from .io import atomic_write
+
+    path = Path(path)
+    fmt = path.suffix[1:].lower() or "png"
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=150, format=fmt))
+
+
 def print_table(df) -> None:
     print(df.to_string(index=False, float_format=_fmt))
 
@@ -358,9 +367,7 @@ def cmd_plot(args) -> int:
         except ValueError as e:
             raise ValueError(f"{Path(args.heldout).name}: {e}") from None
     fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=150)
+    out = save_figure(fig, args.out)
     print(f"wrote {out}")
     return 0
 
@@ -400,7 +407,7 @@ def cmd_demo(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     fit.save(out / "four_digit_addition.nc")
     fig, _ = plot_forecast(fit, heldout=(held["x"], held["y"]))
-    fig.savefig(out / "four_digit_addition.png", dpi=150)
+    save_figure(fig, out / "four_digit_addition.png")
     print(f"\nwrote {out / 'four_digit_addition.nc'} and {out / 'four_digit_addition.png'}")
     print(f"next: {PROG} forecast {out / 'four_digit_addition.nc'} --at 1000 2000")
     return 0

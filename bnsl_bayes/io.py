@@ -11,7 +11,16 @@ FORMAT_VERSION = 1
 
 
 def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it: done once, at import, before any threads
+    # Linux reports it without changing it; elsewhere the only way to read it is to set it (done
+    # once, at import, with the process's own mask restored at once).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
@@ -29,6 +38,9 @@ def atomic_write(path, write) -> Path:
         write(tmp)
         # mkstemp creates the file private (0600); give it the mode a plain open() would
         os.chmod(tmp, 0o666 & ~_UMASK)
+        # On disk before the rename, so that a power cut cannot leave an empty file under `path`.
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

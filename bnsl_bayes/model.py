@@ -8,6 +8,8 @@ Parameterisation (why: NUTS sees O(1), weakly correlated coordinates whatever th
   z        = (log x - centre) / half_range         data window -> [-1, 1]
   a        = limit_fraction * min(y)               the limit lies below every observation
   log b    = mean(log y) + log_offset + c0 * centre, so log_offset is log(y - a) at the centre
+                                                   relative to mean(log y), before the breaks' terms
+                                                   (exactly so with no break or a break far past it)
   log d_i  = centre + half_range * delta_i         break positions, z units
   f_i                                              sharpness, natural units: the e-folds of x over
                                                    which the slope changes, a property of the curve,

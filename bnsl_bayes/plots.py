@@ -197,8 +197,8 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
 def plot_diagnostics(fit, kind="rank", var_names=None):
     """Trace (kind="trace") or rank (kind="rank") plots of the sampled parameters, via ArviZ.
 
-    The sampled parameters are the spec's prior names present in the posterior (the unconstrained
-    model coordinates NUTS actually moves in), so the chains' mixing is judged where it matters.
+    The sampled parameters are the spec's prior names present in the posterior, on their natural
+    (constrained) scale, e.g. f rather than log f: one panel per parameter NUTS moves.
     Returns the ArviZ axes array (one row per parameter).
     """
     import arviz as az

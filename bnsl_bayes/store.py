@@ -165,7 +165,12 @@ class Store:
         for paths in self.records().values():
             p = self.newest(paths)
             if p.name.endswith(_FIT):
-                out[self._key(json.loads(read_attr(p, "curve_key")))] = p
+                try:
+                    key = read_attr(p, "curve_key")
+                except (KeyError, OSError) as e:
+                    raise ValueError(f"store {self.path} holds {p.name}, which is not a fit_many record "
+                                     f"({type(e).__name__}: {e}); move it out of the store") from None
+                out[self._key(json.loads(key))] = p
         return out
 
     @property

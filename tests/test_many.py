@@ -115,6 +115,10 @@ def test_store_loads_back_the_numbers_of_an_in_memory_run_and_of_fit(tmp_path):
     assert set(s.breaks().columns) >= {"task", "size", "break", "median", "prob_beyond_data"}
     diag = s.diagnostics()
     assert len(diag) == 2 and (diag.draws == 400).all()
+    # a file that is not a record is named, not a KeyError from deep inside
+    (tmp_path / "notes.nc").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="holds notes.nc, which is not a fit_many record"):
+        load_store(tmp_path).keys
 
 
 def test_bad_usage_raises_before_fitting(tmp_path):
