@@ -126,20 +126,29 @@ class Fit:
 
     # breaks and targets ------------------------------------------------------------------------
     def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
-        """Where each break sits, in x units: columns break, median, lower, upper, prob_beyond_data.
+        """Where each break sits, in x units: columns break, median, lower, upper, prob_beyond_data,
+        slope_change, slope_change_lower, slope_change_upper.
 
         prob_beyond_data is the posterior probability that the break lies past the largest x
-        fitted: a break the data cannot have seen yet.
+        fitted: a break the data cannot have seen yet. slope_change (median and central `prob`
+        interval) is c_i, the change of log-log slope at the break: positive, the curve falls
+        faster after it; negative, flatter (or rising). A break mostly past the data whose slope
+        change spans zero widely is the prior speaking, not a bend the data predict.
         """
         prob = check_prob(prob)
-        cols = ["break", "median", "lower", "upper", "prob_beyond_data"]
+        cols = ["break", "median", "lower", "upper", "prob_beyond_data",
+                "slope_change", "slope_change_lower", "slope_change_upper"]
         if self.breaks == 0:
             return pd.DataFrame(columns=cols)
+        q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
         log_d = self.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
-        lo, med, hi = np.quantile(log_d, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=1)
+        c = self.posterior["c"].stack(s=("chain", "draw")).transpose("break", "s").values
+        lo, med, hi = np.quantile(log_d, q, axis=1)
+        c_lo, c_med, c_hi = np.quantile(c, q, axis=1)
         beyond = (log_d > np.log(self.x.max())).mean(axis=1)
         return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
-                             "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond})[cols]
+                             "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond,
+                             "slope_change": c_med, "slope_change_lower": c_lo, "slope_change_upper": c_hi})[cols]
 
     def reach_draws(self, target, x_max: float | None = None, n_grid: int = 2000,
                     direction: str | None = None) -> np.ndarray:

@@ -72,8 +72,13 @@ def test_stack_chains_uses_the_stacking_weights(data):
 
 def test_break_positions_and_reach(fit1):
     bp = fit1.break_positions(prob=0.9)
-    assert list(bp.columns) == ["break", "median", "lower", "upper", "prob_beyond_data"]
+    assert list(bp.columns) == ["break", "median", "lower", "upper", "prob_beyond_data",
+                                "slope_change", "slope_change_lower", "slope_change_upper"]
     assert len(bp) == 1 and bp.lower[0] < bp["median"][0] < bp.upper[0]
+    c = fit1.posterior["c"].values.ravel()
+    assert bp.slope_change[0] == pytest.approx(np.median(c))
+    assert bp.slope_change_lower[0] == pytest.approx(np.quantile(c, 0.05))
+    assert bp.slope_change[0] > 0  # the 4-digit loss falls faster after its break
     r = fit1.reach(0.6, prob=0.9)
     assert r.lower <= r["median"] <= r.upper and r.prob_reached > 0.9
     assert r["median"] > fit1.x.max()  # 0.6 is below every fitted loss
