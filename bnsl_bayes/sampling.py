@@ -1,7 +1,7 @@
 """NUTS sampling with a compile cache.
 
 nutpie (default) compiles a model once per spec; later curves of the same spec reuse it through
-`with_data`, so a second fit pays for sampling only (median 2.4–2.6 s on the benchmark), not a recompile.
+`with_data`, so a second fit pays for sampling only (median 1.7–2.6 s on the benchmark, depending on the machine's load), not a recompile.
 PyMC's own NUTS and NumPyro are available on request for cross-checks.
 """
 
