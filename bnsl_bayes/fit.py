@@ -193,8 +193,8 @@ class Fit:
         (default 1000 x the largest fitted x): a Series for one target, a DataFrame with one row per
         target for a sequence of them. direction: "down" (loss, error: first x at or below the
         target), "up" (at or above it) or None: the way the curve moves across the fitted data.
-        Draws that never reach the target count as x = inf, so when prob_reached is near 1 - q the
-        q-quantile sits at the largest x any draw reaches and moves with x_max: read prob_reached
+        Draws that never reach the target count as x = inf, so when prob_reached is just above q
+        the q-quantile sits among the largest x any draw reaches and moves with x_max: read prob_reached
         first (a target just above the fitted floor is reached or not depending on the drift past
         the data, whose sign is unknown).
         """
