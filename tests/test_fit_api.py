@@ -7,10 +7,11 @@ import arviz as az
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import bnsl_bayes
 from bnsl_bayes import datasets
-from bnsl_bayes.forecast import log_curve_draws
+from bnsl_bayes.forecast import log_curve_draws, summarize
 
 FAST = dict(chains=2, tune=300, draws=300)
 
@@ -325,3 +326,18 @@ def test_compare_and_average(data):
     with pytest.raises(ValueError, match="different data"):
         other = bnsl_bayes.fit(train.x[:-1], train.y[:-1], breaks=0, seed=1, warn=False, **FAST)
         bnsl_bayes.compare({"all": fits[0], "fewer": other})
+
+
+def test_forecast_summary_of_extreme_draws_is_quiet_and_exact():
+    """The mean is taken in log space: a heavy-tailed draw makes it inf without an overflow warning
+    (a Student-t fit leaked one), and ordinary draws give the plain mean of y."""
+    rng = np.random.default_rng(0)
+    ly = rng.normal(0.0, 0.1, size=(2, 500, 2))
+    ly[0, 0, 1] = 800.0  # exp(800) overflows float64
+    draws = xr.DataArray(ly, dims=("chain", "draw", "x"), coords={"x": [10.0, 20.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = summarize(draws, 0.9)
+    assert table["mean"][0] == pytest.approx(np.exp(ly[..., 0]).mean(), rel=1e-12)
+    assert np.isinf(table["mean"][1]) and np.isfinite(table["upper"][1])
+    assert table["median"][0] == pytest.approx(np.exp(np.median(ly[..., 0])), rel=1e-12)
