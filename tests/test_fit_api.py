@@ -323,6 +323,10 @@ def test_compare_and_average(data):
     assert not np.isin(y[~from_m1], few.draws(x, kind="curve").values.ravel()).any()
     with pytest.raises(ValueError, match="not among the fits"):
         bnsl_bayes.averaged_draws({"m0": fits[0], "m1": few}, x, weights={"m0": 1.0, "bnsl-2": 1.0})
+    # a fit saved before fits sorted their data: same points, another order
+    unsorted = bnsl_bayes.Fit(fits[1].idata.isel(obs=slice(None, None, -1)))
+    with pytest.raises(ValueError, match="same data in a different order"):
+        bnsl_bayes.compare({"new": fits[0], "old": unsorted})
     with pytest.raises(ValueError, match="different data"):
         other = bnsl_bayes.fit(train.x[:-1], train.y[:-1], breaks=0, seed=1, warn=False, **FAST)
         bnsl_bayes.compare({"all": fits[0], "fewer": other})
