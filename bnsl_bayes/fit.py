@@ -260,13 +260,17 @@ class Fit:
         if d["divergences"]:
             problems.append(f"{d['divergences']} divergent transitions")
         remedies = []
-        if not d["r_hat_max"] <= R_HAT_LIMIT:
+        if d["chains"] < 2:
+            problems.append("one chain: r_hat cannot be computed, so convergence is unchecked")
+            remedies.append("run 2 or more chains (chains=4)")
+        elif not d["r_hat_max"] <= R_HAT_LIMIT:
             problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT} (at {d['r_hat_worst']})")
             agree = d["r_hat_curve_max"] <= R_HAT_LIMIT
-            problems.append(f"the noise-free curve's r_hat up to 100x the largest x is {d['r_hat_curve_max']:.3f} "
-                            f"(worst at x = {d['r_hat_curve_at']:.4g}): "
-                            + ("the chains agree on the curve there, the slow mixing is in parameters the data "
-                               "leave loose" if agree else "forecasts that far differ between chains"))
+            if np.isfinite(d["r_hat_curve_max"]):  # nan with one chain: nothing to compare
+                problems.append(f"the noise-free curve's r_hat up to 100x the largest x is {d['r_hat_curve_max']:.3f} "
+                                f"(worst at x = {d['r_hat_curve_at']:.4g}): "
+                                + ("the chains agree on the curve there, the slow mixing is in parameters the "
+                                   "data leave loose" if agree else "forecasts that far differ between chains"))
             med = np.asarray(d.get("break_median_by_chain", []), float)
             if med.size:
                 by_chain = ", ".join("/".join(f"{v:.3g}" for v in row) for row in med)

@@ -219,6 +219,16 @@ def test_slow_mixing_with_agreeing_breaks_asks_for_longer_sampling(fit1):
     assert "forecasts that far differ between chains" in msg
 
 
+def test_one_chain_warns_that_convergence_is_unchecked(fit1):
+    idata = fit1.idata.isel(chain=[0])
+    # a new attrs dict: isel shares the original's, which other tests read
+    idata.posterior.attrs = {**idata.posterior.attrs, "chain_weights": "[1.0]", "chain_stacking_weights": "[1.0]"}
+    one = bnsl_bayes.Fit(idata)
+    with pytest.warns(RuntimeWarning, match="one chain: r_hat cannot be computed") as rec:
+        one.warn_if_unconverged()
+    assert "nan" not in str(rec[-1].message) and "chains=4" in str(rec[-1].message)
+
+
 def test_warning_says_when_chains_agree_on_the_curve(fit1):
     """Slow mixing in a parameter that does not move the curve (the sharpness of a break far past
     the data): the warning says the chains agree on the curve."""
