@@ -65,7 +65,7 @@ class Store:
       store.keys                         curve keys with a finished fit
       store.fits[key]                    the Fit, loaded from disk on access
       store.forecasts(x_new, prob=0.9)   one row per (curve, x): median, mean, lower, upper
-      store.breaks(prob=0.9)             one row per (curve, break): median, lower, upper, prob_beyond_data
+      store.breaks(prob=0.9)             one row per (curve, break): as Fit.break_positions (position, slope change)
       store.diagnostics()                one row per curve: r_hat_max, ess_*, divergences, seed, fingerprint
       store.errors()                     one row per failed curve: error
     """
