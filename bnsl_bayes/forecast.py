@@ -154,10 +154,12 @@ def reach_summary(xs: np.ndarray, target: float, prob: float, x_max: float) -> p
                       "prob_reached": float(np.isfinite(xs).mean()), "x_max": float(x_max)})
 
 
-def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float, below: bool) -> np.ndarray:
+def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float, below: bool,
+               x_grid: np.ndarray | None = None) -> np.ndarray:
     """First x on the grid where each curve reaches the target, interpolated in log-log space.
 
-    log_curves: (n_draws, n_grid). Returns x per draw, +inf where the target is not reached.
+    log_curves: (n_draws, n_grid); x_grid: the grid in x units (default exp(log_x_grid)). Returns x
+    per draw, +inf where the target is not reached.
     """
     s = (log_target - log_curves) if below else (log_curves - log_target)
     reached = s >= 0
@@ -169,8 +171,12 @@ def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float
     j = np.maximum(i - 1, 0)
     rows = np.flatnonzero(hit)
     s0, s1 = s[rows, j], s[rows, i]
-    w = np.where((i > 0) & (s1 != s0), -s0 / np.where(s1 != s0, s1 - s0, 1.0), 1.0)
-    out[rows] = np.exp(log_x_grid[j] + np.clip(w, 0, 1) * (log_x_grid[i] - log_x_grid[j]))
+    w = np.clip(np.where((i > 0) & (s1 != s0), -s0 / np.where(s1 != s0, s1 - s0, 1.0), 1.0), 0, 1)
+    x = np.exp(log_x_grid[j] + w * (log_x_grid[i] - log_x_grid[j]))
+    # On a grid point itself, give that point exactly (exp(log x) is not always x: a target met at
+    # the first grid point answered 159.99999999999994 for x_min = 160).
+    x_grid = np.exp(log_x_grid) if x_grid is None else x_grid
+    out[rows] = np.where(w >= 1, x_grid[i], np.where(w <= 0, x_grid[j], x))
     return out
 
 

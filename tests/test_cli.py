@@ -1,5 +1,6 @@
 """The `bnsl-bayes` command, run as a user runs it: a subprocess, exit codes, stdout and stderr."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -177,6 +178,27 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert plot.returncode == 0, plot.stderr
     assert (d / "plots" / "add.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
+
+
+def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypatch):
+    """--breaks auto fits 0, 1 and 2 breaks and saves one: the other two fits' convergence warnings
+    must not be printed next to it. (Sampling is replaced by one real fit made to warn.)"""
+    idata = addition_fit.idata.copy()
+    idata.sample_stats["diverging"] = idata.sample_stats["diverging"] | True
+    warns = bnsl_bayes.Fit(idata)
+    calls = []
+
+    def fake_fit(x, y, breaks=None, warn=True, **kw):
+        calls.append((breaks, warn))
+        if warn:
+            warns.warn_if_unconverged()
+        return warns
+
+    monkeypatch.setattr(bnsl_bayes, "fit", fake_fit)
+    args = argparse.Namespace(seed=0, quiet=True, chains=None, tune=None, draws=None, target_accept=None)
+    fit, note, problems = cli.fit_one(addition_fit.x, addition_fit.y, "auto", args, "x", "y")
+    assert calls == [(0, False), (1, False), (2, False)] and fit is warns and note.startswith("kept")
+    assert len([p for p in problems if "divergent transitions" in p]) == 1
 
 
 def test_choose_by_loo_says_which_and_why(addition_fit, addition_data, small_sampler):
