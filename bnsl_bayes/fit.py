@@ -181,8 +181,7 @@ class Fit:
             # window (deciding by the last value sent such a query upwards, answering x = x_min).
             end = min(np.searchsorted(grid, self.x.max()), n_grid - 1)
             direction = "down" if np.median(curves[:, end]) <= np.median(curves[:, 0]) else "up"
-        xs = np.stack([fc.crossing_x(curves, np.log(grid), np.log(t), below=direction == "down", x_grid=grid)
-                       for t in targets])
+        xs = np.stack([fc.crossing_x(curves, grid, np.log(t), below=direction == "down") for t in targets])
         return xs if np.ndim(target) else xs[0]
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None,

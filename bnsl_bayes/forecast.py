@@ -154,13 +154,13 @@ def reach_summary(xs: np.ndarray, target: float, prob: float, x_max: float) -> p
                       "prob_reached": float(np.isfinite(xs).mean()), "x_max": float(x_max)})
 
 
-def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float, below: bool,
-               x_grid: np.ndarray | None = None) -> np.ndarray:
+def crossing_x(log_curves: np.ndarray, x_grid: np.ndarray, log_target: float, below: bool) -> np.ndarray:
     """First x on the grid where each curve reaches the target, interpolated in log-log space.
 
-    log_curves: (n_draws, n_grid); x_grid: the grid in x units (default exp(log_x_grid)). Returns x
-    per draw, +inf where the target is not reached.
+    log_curves: (n_draws, n_grid) on the grid x_grid. Returns x per draw, +inf where the target is
+    not reached.
     """
+    log_x_grid = np.log(x_grid)
     s = (log_target - log_curves) if below else (log_curves - log_target)
     reached = s >= 0
     first = np.argmax(reached, axis=1)
@@ -175,7 +175,6 @@ def crossing_x(log_curves: np.ndarray, log_x_grid: np.ndarray, log_target: float
     x = np.exp(log_x_grid[j] + w * (log_x_grid[i] - log_x_grid[j]))
     # On a grid point itself, give that point exactly (exp(log x) is not always x: a target met at
     # the first grid point answered 159.99999999999994 for x_min = 160).
-    x_grid = np.exp(log_x_grid) if x_grid is None else x_grid
     out[rows] = np.where(w >= 1, x_grid[i], np.where(w <= 0, x_grid[j], x))
     return out
 

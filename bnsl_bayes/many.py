@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .fit import R_HAT_LIMIT, Fit, fit
+from .sampling import sampler_settings
 from .spec import SAMPLER_KEYS, ModelSpec, load_spec
 from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
 
@@ -85,7 +86,8 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     # does not depend on the table's row order: `fit` sorts them, so row order changes nothing.
     pairs = sorted(zip(x.tolist(), y.tolist()), key=repr)
     # Sampler settings as the fit will use them: passing a spec's own default changes nothing.
-    resolved = {**spec.sampler, **{k: v for k, v in sampler.items() if v is not None}}
+    resolved = {**sampler_settings(spec, {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}),
+                **{k: v for k, v in sampler.items() if k not in SAMPLER_KEYS}}
     payload = {
         "store_format": STORE_FORMAT,
         "xy": pairs,

@@ -52,12 +52,9 @@ def check_sampler_settings(settings: dict, cores) -> None:
         raise ValueError(f"target_accept must be a number strictly between 0 and 1, got {ta!r}")
 
 
-def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = False, cores: int | None = None,
-           **overrides):
-    """Sample the posterior; returns arviz InferenceData with posterior and sample_stats only.
-
-    `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
-    """
+def sampler_settings(spec: ModelSpec, overrides: dict) -> dict:
+    """The settings a fit samples with: built-in defaults, then the spec's sampler table, then the
+    caller's overrides (None leaves a setting alone)."""
     settings = {"backend": "nutpie", "chains": 4, "tune": 600, "draws": 500, "target_accept": 0.9,
                 "mass_matrix": "diag"}
     settings.update(spec.sampler)
@@ -65,6 +62,16 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     if unknown:
         raise TypeError(f"unknown sampler option(s) {sorted(unknown)}; allowed: {sorted(settings)}")
     settings.update({k: v for k, v in overrides.items() if v is not None})
+    return settings
+
+
+def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = False, cores: int | None = None,
+           **overrides):
+    """Sample the posterior; returns arviz InferenceData with posterior and sample_stats only.
+
+    `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
+    """
+    settings = sampler_settings(spec, overrides)
     backend = settings.pop("backend")
     if settings["mass_matrix"] not in ("diag", "low_rank"):
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
