@@ -22,6 +22,10 @@ pseudo-target LL over all curves is higher by more than 2 standard errors of the
 difference and its 90% coverage is not lower. Results go to
 benchmarks/results/context_validation_<variant>.json (--out is for a single variant).
 
+Spec variants (SPEC_VARIANTS: another shipped spec with the same number of breaks, e.g. the monotone
+one) are prior variants too and pass or fail by the same rule (written 2026-12-01, before the first
+monotone run).
+
 Sampler variants (SAMPLER_VARIANTS) are proposed for speed, not accuracy, so their rule, also
 written before their first run, asks for no loss instead of a gain: a sampler variant replaces the
 default only if its mean pseudo-target LL is not lower than the default's by more than 1 standard
@@ -58,6 +62,14 @@ VARIANTS = {
     # The opposite direction: larger slope changes at a break (scale 2 instead of 1), i.e. more
     # room for a sharp bend past the data, as the noiseless-simulation claim at x <= 390 asks.
     "wide-slope-change": {"c": {"dist": "StudentT", "nu": 3.0, "mu": 0.0, "sigma": 2.0}},
+}
+# Shipped specs other than the default, by the suffix of their name: bnsl-<breaks>-<suffix>.
+SPEC_VARIANTS = {
+    # Added 2026-12-01, before its first run. Near a floor the default's symmetric slope-change prior
+    # has room only to bend upward (a clean power law near its limit forecast a rising median, 1.72 ->
+    # 1.73 from 1e12 to 1e15): does forbidding rising segments help on real curves? Double descent
+    # (in the DD domain) rises between its falls, so there it should lose.
+    "monotone": "monotone",
 }
 # Sampler settings proposed for speed (benchmarks/sampler_settings.py: on 12 curves the low-rank mass
 # matrix needs 31 leapfrog steps per draw instead of 107; with 1000 draws it has more bulk ESS than
@@ -138,7 +150,7 @@ def main(argv=None) -> int:
     p.add_argument("--breaks", type=int, default=1, help="the spec bnsl-<breaks> to validate (default 1)")
     p.add_argument("--out", type=Path)
     p.add_argument("--store", type=Path, help="fit_many store for the default's fits (--variant): a rerun reuses them")
-    p.add_argument("--variant", choices=sorted(VARIANTS) + sorted(SAMPLER_VARIANTS), nargs="+",
+    p.add_argument("--variant", choices=sorted(VARIANTS) + sorted(SPEC_VARIANTS) + sorted(SAMPLER_VARIANTS), nargs="+",
                    help="score these prior or sampler variants against the default instead of chain stacking")
     args = p.parse_args(argv)
     if args.variant:
@@ -184,11 +196,17 @@ def compare_variants(args) -> int:
     default, default_seconds = scores(store=args.store)
     for variant in args.variant:
         sampler_variant = variant in SAMPLER_VARIANTS
-        scored, seconds = scores(**SAMPLER_VARIANTS[variant]) if sampler_variant else scores(priors=VARIANTS[variant])
+        if sampler_variant:
+            scored, seconds = scores(**SAMPLER_VARIANTS[variant])
+        elif variant in SPEC_VARIANTS:
+            scored, seconds = scores(spec=f"bnsl-{args.breaks}-{SPEC_VARIANTS[variant]}")
+        else:
+            scored, seconds = scores(priors=VARIANTS[variant])
         records = [{"curve": n, "domain": str(parts[n][0]["domain"].iloc[0]), "n_fit": len(parts[n][0]),
                     "n_pseudo": len(parts[n][1]), "default": default[n], variant: scored[n]} for n in names]
         ok = [r for r in records if r["default"] is not None and r[variant] is not None]
         summary = {"variant": variant, "breaks": args.breaks, "priors": VARIANTS.get(variant),
+                   "spec": f"bnsl-{args.breaks}-{SPEC_VARIANTS[variant]}" if variant in SPEC_VARIANTS else None,
                    "sampler": SAMPLER_VARIANTS.get(variant), "curves": len(names), "ok": len(ok),
                    "seconds": {"default": default_seconds, variant: seconds}}
         summary.update(domain_means(ok, ("default", variant)))

@@ -212,7 +212,7 @@ class Fit:
         import arviz as az
 
         post = self.idata.posterior
-        names = [v for v in ("limit_fraction", "log_offset", "c0", "c", "delta", "f", "sigma", "nu") if v in post]
+        names = [v for v in self.spec.parameters if v in post]
         rhat = az.rhat(post[names])
         ess_b = az.ess(post[names], method="bulk")
         ess_t = az.ess(post[names], method="tail")

@@ -11,6 +11,8 @@ Parameterisation (why: NUTS sees O(1), weakly correlated coordinates whatever th
                                                    relative to mean(log y), before the breaks' terms
                                                    (exactly so with no break or a break far past it)
   log d_i  = centre + half_range * delta_i         break positions, z units
+  c_i                                              slope change; with `monotone` derived from
+                                                   log slope ratios so no segment rises
   f_i                                              sharpness, natural units: the e-folds of x over
                                                    which the slope changes, a property of the curve,
                                                    not of the window it was observed through
@@ -101,7 +103,16 @@ def build_model(spec: ModelSpec, data: CurveData):
         log_b = pm.Deterministic("log_b", d["log_y_mean"] + log_offset + c0 * centre)
         c = log_d = f = None
         if n > 0:
-            c = _prior(pm, "c", pr["c"], dims="break")
+            if spec.monotone:
+                # Slope after break i = c0 * exp(g_1 + ... + g_i): every segment falls (c0 >= 0),
+                # and a break scales the slope by a factor whose log has the prior, so a break past
+                # the data can steepen or flatten the curve but never turn it upward. c, the slope
+                # change, is then derived, and everything downstream reads it as for other specs.
+                g = _prior(pm, "log_slope_ratio", pr["log_slope_ratio"], dims="break")
+                slopes = pt.concatenate([pt.atleast_1d(c0), c0 * pt.exp(pt.cumsum(g))])
+                c = pm.Deterministic("c", slopes[1:] - slopes[:-1], dims="break")
+            else:
+                c = _prior(pm, "c", pr["c"], dims="break")
             delta_kw = {}
             if n >= 2:
                 if pr["delta"]["dist"] not in _UNBOUNDED:

@@ -203,13 +203,11 @@ def plot_diagnostics(fit, kind="rank", var_names=None):
     """
     import arviz as az
 
-    from .spec import PARAMETERS
-
     if kind not in ("trace", "rank"):
         raise ValueError(f"kind must be 'trace' or 'rank', got {kind!r}")
     post = fit.idata.posterior
     if var_names is None:
-        var_names = [v for v in PARAMETERS if v in post]
+        var_names = [v for v in fit.spec.parameters if v in post]
     axes = az.plot_trace(fit.idata, var_names=var_names, kind="trace" if kind == "trace" else "rank_bars",
                          compact=True, backend_kwargs={"layout": "constrained"})
     axes[0, 0].figure.suptitle(f"{fit.spec.name}: {kind} plots ({post.sizes['chain']} chains)")

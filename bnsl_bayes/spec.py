@@ -32,7 +32,12 @@ DISTRIBUTIONS = {
     "Uniform": ("lower", "upper"),
 }
 
-PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "delta", "f", "sigma", "nu")
+PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "log_slope_ratio", "delta", "f", "sigma", "nu")
+# A monotone spec draws each break's slope change through the ratio of the slopes around it
+# (model.py); the other specs draw the change itself. Each spec needs the prior it uses, not the other.
+UNUSED_PRIOR = {False: "log_slope_ratio", True: "c"}
+# First slopes a monotone spec may use: priors whose support is [0, inf).
+NONNEGATIVE = ("HalfNormal", "HalfStudentT", "LogNormal", "Gamma", "Exponential")
 LIKELIHOODS = ("normal", "student_t")
 BACKENDS = ("nutpie", "pymc", "numpyro")
 SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept", "mass_matrix")
@@ -50,9 +55,12 @@ class ModelSpec:
     description: str = ""
     noise_floor: float = 0.0
     drift_per_efold: float = 0.0
+    monotone: bool = False
 
     def to_dict(self) -> dict:
-        return {
+        # "monotone" only when set: absent means False, so specs, saved fits and fit_many stores
+        # from before the option keep their fingerprints.
+        return ({"monotone": True} if self.monotone else {}) | {
             "name": self.name,
             "description": self.description,
             "breaks": self.breaks,
@@ -63,17 +71,22 @@ class ModelSpec:
             "sampler": dict(self.sampler),
         }
 
+    @property
+    def parameters(self) -> tuple:
+        """Names of the parameters with a prior in this spec (NUTS samples those present in the model)."""
+        return tuple(p for p in PARAMETERS if p != UNUSED_PRIOR[self.monotone])
+
     def model_key(self) -> str:
         """Hash of what changes the compiled model (not the sampler settings, nor the drift past the
         data, which only forecasts use)."""
         d = self.to_dict()
-        key = {k: d[k] for k in ("breaks", "likelihood", "noise_floor", "priors")}
+        key = {k: d[k] for k in ("breaks", "likelihood", "noise_floor", "priors", "monotone") if k in d}
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> "ModelSpec":
         unknown = set(d) - {"name", "description", "breaks", "likelihood", "noise_floor", "drift_per_efold",
-                            "priors", "sampler"}
+                            "priors", "sampler", "monotone"}
         if unknown:
             raise ValueError(f"{source}: unknown keys {sorted(unknown)}")
         breaks = d.get("breaks")
@@ -89,12 +102,24 @@ class ModelSpec:
         drift = d.get("drift_per_efold", 0.0)
         if not isinstance(drift, (int, float)) or isinstance(drift, bool) or not 0 <= drift < 10:
             raise ValueError(f"{source}: 'drift_per_efold' must be a number in [0, 10), got {drift!r}")
+        monotone = d.get("monotone", False)
+        if not isinstance(monotone, bool):
+            raise ValueError(f"{source}: 'monotone' must be true or false, got {monotone!r}")
         priors = copy.deepcopy(d.get("priors", {}))
-        missing = [p for p in PARAMETERS if p not in priors]
-        if missing:
-            raise ValueError(f"{source}: priors missing for {missing}")
         for pname, prior in priors.items():
             _check_prior(pname, prior, source)
+        unused = UNUSED_PRIOR[monotone]
+        if unused in priors:
+            raise ValueError(
+                f"{source}: prior {unused!r} does not apply to a {'monotone' if monotone else 'non-monotone'} spec: "
+                + ("its slope changes follow 'log_slope_ratio'" if monotone else
+                   "'log_slope_ratio' is for specs with monotone = true; this one draws 'c'"))
+        missing = [p for p in PARAMETERS if p not in priors and p != unused]
+        if missing:
+            raise ValueError(f"{source}: priors missing for {missing}")
+        if monotone and priors["c0"]["dist"] not in NONNEGATIVE:
+            raise ValueError(f"{source}: a monotone spec needs a first slope c0 that cannot be negative: "
+                             f"its prior must be one of {NONNEGATIVE}, got {priors['c0']['dist']!r}")
         sampler = dict(d.get("sampler", {}))
         bad = set(sampler) - set(SAMPLER_KEYS)
         if bad:
@@ -110,6 +135,7 @@ class ModelSpec:
             description=str(d.get("description", "")),
             noise_floor=float(noise_floor),
             drift_per_efold=float(drift),
+            monotone=monotone,
         )
 
 

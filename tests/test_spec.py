@@ -67,3 +67,55 @@ def test_breaks_pick_or_check_the_spec():
         load_spec("bnsl-1", breaks=2)
     with pytest.raises(ValueError, match="breaks must be an integer"):
         load_spec(breaks=1.5)
+
+
+def test_monotone_specs_ship_and_draw_slope_ratios():
+    for n in (1, 2):
+        spec = load_spec(f"bnsl-{n}-monotone")
+        assert spec.monotone and spec.breaks == n
+        assert "log_slope_ratio" in spec.parameters and "c" not in spec.parameters
+        assert spec.priors["c0"]["dist"] == "HalfNormal"
+        # the flag survives a round trip through a saved fit's dict and changes the compiled model
+        assert load_spec(spec.to_dict()).monotone
+    assert not load_spec("bnsl-1").monotone and "c" in load_spec("bnsl-1").parameters
+    # absent from other specs' dicts, so fingerprints of stores made before the option still match
+    assert "monotone" not in load_spec("bnsl-1").to_dict()
+
+
+@pytest.mark.parametrize(
+    "spec, priors, match",
+    [
+        ("bnsl-1-monotone", {"c": {"dist": "Normal", "mu": 0, "sigma": 1}},
+         "prior 'c' does not apply to a monotone spec: its slope changes follow 'log_slope_ratio'"),
+        ("bnsl-1", {"log_slope_ratio": {"dist": "Normal", "mu": 0, "sigma": 1}},
+         "'log_slope_ratio' is for specs with monotone = true"),
+        ("bnsl-1-monotone", {"c0": {"dist": "Normal", "mu": 0, "sigma": 1}},
+         "c0 that cannot be negative.*got 'Normal'"),
+    ],
+)
+def test_monotone_priors_checked(spec, priors, match):
+    with pytest.raises(ValueError, match=match):
+        load_spec(spec, priors=priors)
+
+
+def test_monotone_flag_must_be_boolean():
+    d = load_spec("bnsl-1-monotone").to_dict()
+    with pytest.raises(ValueError, match="'monotone' must be true or false, got 'yes'"):
+        load_spec({**d, "monotone": "yes"})
+
+
+def test_monotone_model_derives_falling_slopes():
+    """Every prior draw of the monotone model has slopes c0, c0 + c_1, ... that never go below 0."""
+    import numpy as np
+    import pymc as pm
+
+    from bnsl_bayes.model import CurveData, build_model
+
+    m = build_model(load_spec("bnsl-2-monotone"), CurveData.from_xy([1, 2, 4, 8], [4, 3, 2.5, 2.2]))
+    assert sorted(v.name for v in m.free_RVs) == ["c0", "delta", "f", "limit_fraction", "log_offset",
+                                                  "log_slope_ratio", "sigma"]
+    c0, g, c = pm.draw([m["c0"], m["log_slope_ratio"], m["c"]], draws=2000, random_seed=1)
+    slopes = c0[:, None] + np.cumsum(c, axis=1)
+    assert (c0 >= 0).all() and (slopes >= 0).all()
+    np.testing.assert_allclose(slopes, c0[:, None] * np.exp(np.cumsum(g, axis=1)), rtol=1e-9, atol=1e-12)
+    assert (c < 0).any() and (c > 0).any()  # breaks may flatten or steepen
