@@ -53,6 +53,9 @@ FORMAT = 1
 
 BREAKS = (0, 1, 2)  # specs fitted for the model average; (a) is the 1-break one
 DEFAULT_BREAKS = 1
+# Shipped specs scored beside the default as options users can pick, not fed to the model average:
+# {method name in the records: spec}. Their rows inform the choice; they never change a default.
+OPTION_SPECS = {"monotone": "bnsl-1-monotone"}
 POINTFIT_BREAKS = 1
 QUICK_PER_DOMAIN = 2
 QUICK_SAMPLER = {"chains": 2, "tune": 300, "draws": 300}
@@ -203,7 +206,7 @@ def summarize(records: list[dict], meta: dict, extra: dict) -> dict:
         if not recs:
             continue
         row = {"members": list(members), "n_curves": len(recs)}
-        for m in ("default", "averaged", "pointfit"):
+        for m in ("default", "averaged", "pointfit", *OPTION_SPECS):
             row[m] = scoring.summarize_method(recs, m)
         picks, weights = {}, {}
         for r in recs:
@@ -224,9 +227,10 @@ def summarize(records: list[dict], meta: dict, extra: dict) -> dict:
         domains[g] = row
 
     speed = extra.get("speed", {})
-    fit_s = {f"bnsl-{k}": [r["fits"][f"bnsl-{k}"]["seconds"] for r in records
-                           if r.get("fits", {}).get(f"bnsl-{k}", {}).get("status") == "ok"
-                           and r["fits"][f"bnsl-{k}"].get("seconds") is not None] for k in BREAKS}
+    fit_s = {name: [r["fits"][name]["seconds"] for r in records
+                    if r.get("fits", {}).get(name, {}).get("status") == "ok"
+                    and r["fits"][name].get("seconds") is not None]
+             for name in [f"bnsl-{k}" for k in BREAKS] + list(OPTION_SPECS.values())}
     warm = {k: _median(v) for k, v in fit_s.items()}
     compile_s = speed.get("compile_seconds", {})
     default_name = f"bnsl-{DEFAULT_BREAKS}"
@@ -281,16 +285,15 @@ def run_pointfits(data, names: list[str]) -> dict:
     return out
 
 
-def compile_models(data, first: str, breaks) -> dict:
-    """Compile each spec once, timed on its own; fit_many then reuses the compiled model."""
+def compile_models(data, first: str, names) -> dict:
+    """Compile each spec (by name) once, timed on its own; fit_many then reuses the compiled model."""
     from bnsl_bayes import sampling
     from bnsl_bayes.model import CurveData
     from bnsl_bayes.spec import load_spec
 
     ctx, _ = curve_parts(data, first)
     secs, errors = {}, {}
-    for k in breaks:
-        name = f"bnsl-{k}"
+    for name in names:
         t0 = time.perf_counter()
         try:
             sampling.compiled_model(load_spec(name), CurveData.from_xy(ctx["x"].to_numpy(), ctx["y"].to_numpy()))
@@ -357,9 +360,8 @@ def run_chunk(data, names: list[str], seed: int, sampler: dict, with_average: bo
     previous = previous or {}
     ctx_all = data[data["curve"].isin(names) & (data["split"] == "context")]
     results = {}
-    for k in (BREAKS if with_average else (DEFAULT_BREAKS,)):
-        name = f"bnsl-{k}"
-        results[name] = fit_many(ctx_all, x="x", y="y", group="curve", breaks=k, seed=seed,
+    for name in fitted_specs(with_average):
+        results[name] = fit_many(ctx_all, x="x", y="y", group="curve", spec=name, seed=seed,
                                  store=None if store is None else store / name, **sampler)
     records = []
     for n in names:
@@ -374,18 +376,19 @@ def run_chunk(data, names: list[str], seed: int, sampler: dict, with_average: bo
         for name, fr in rec["fits"].items():
             if fr["status"] == "ok" and fr.get("diagnostics") is None:
                 fr["diagnostics"] = results[name].fits[n].diagnostics()
-        default = f"bnsl-{DEFAULT_BREAKS}"
-        fr = rec["fits"][default]
-        if fr["status"] == "ok":
-            try:
-                rec["default"] = {"status": "ok", **score_fit(results[default].fits[n], x_t, y_t, divisor),
-                                  "seconds": fr["seconds"], "diagnostics": fr["diagnostics"]}
-            except Exception as e:
-                rec["default"] = {"status": "failed", "error": f"scoring: {type(e).__name__}: {e}"}
-        else:
-            rec["default"] = {"status": "failed", "error": fr["error"]}
+        for method, name in {"default": f"bnsl-{DEFAULT_BREAKS}", **OPTION_SPECS}.items():
+            fr = rec["fits"][name]
+            if fr["status"] == "ok":
+                try:
+                    rec[method] = {"status": "ok", **score_fit(results[name].fits[n], x_t, y_t, divisor),
+                                   "seconds": fr["seconds"], "diagnostics": fr["diagnostics"]}
+                except Exception as e:
+                    rec[method] = {"status": "failed", "error": f"scoring: {type(e).__name__}: {e}"}
+            else:
+                rec[method] = {"status": "failed", "error": fr["error"]}
         if with_average:
-            ok = {name: res.fits[n] for name, res in results.items() if rec["fits"][name]["status"] == "ok"}
+            ok = {name: res.fits[n] for name, res in results.items()
+                  if name not in OPTION_SPECS.values() and rec["fits"][name]["status"] == "ok"}
             if ok:
                 try:
                     a = score_average(ok, x_t, y_t, divisor, seed)
@@ -402,9 +405,15 @@ def run_chunk(data, names: list[str], seed: int, sampler: dict, with_average: bo
     return records
 
 
+def fitted_specs(with_average: bool) -> list[str]:
+    """Names of the specs a run fits: the default, the option specs, and with the average its models."""
+    names = [f"bnsl-{k}" for k in (BREAKS if with_average else (DEFAULT_BREAKS,))]
+    return names + list(OPTION_SPECS.values())
+
+
 def _complete(rec: dict, with_average: bool) -> bool:
     """A record whose every fit and method succeeded (a resumed run keeps it as it is)."""
-    methods = ("default", "pointfit") + (("averaged",) if with_average else ())
+    methods = ("default", "pointfit", *OPTION_SPECS) + (("averaged",) if with_average else ())
     return (all(f["status"] == "ok" for f in rec.get("fits", {}).values())
             and all(rec.get(m, {}).get("status") == "ok" for m in methods))
 
@@ -482,6 +491,7 @@ def main(argv=None) -> int:
         "sampler_overrides": sampler,
         "default_model": f"bnsl-{DEFAULT_BREAKS}",
         "averaged_models": [f"bnsl-{k}" for k in BREAKS] if with_average else [],
+        "option_models": dict(OPTION_SPECS),
         "pointfit": {"breaks": POINTFIT_BREAKS, "grid": "default", "n_starts": 1},
         "levels": list(scoring.LEVELS),
         "n_curves_planned": len(names),
@@ -490,7 +500,7 @@ def main(argv=None) -> int:
     }
     from bnsl_bayes.spec import load_spec
 
-    meta["specs"] = {f"bnsl-{k}": load_spec(f"bnsl-{k}").to_dict() for k in BREAKS}
+    meta["specs"] = {name: load_spec(name).to_dict() for name in fitted_specs(True)}
 
     records: list[dict] = []
     previous: dict = {}
@@ -526,7 +536,7 @@ def main(argv=None) -> int:
         extra["memory"]["pointfit_child_max_rss_mb"] = pf["max_rss_kb"] / 1024.0
 
         t_bayes = time.perf_counter()
-        comp = compile_models(data, todo[0], BREAKS if with_average else (DEFAULT_BREAKS,))
+        comp = compile_models(data, todo[0], fitted_specs(with_average))
         extra["speed"].update(comp)
         for i in range(0, len(todo), CHUNK):
             chunk = todo[i:i + CHUNK]

@@ -207,9 +207,10 @@ def test_fits_see_context_points_only(monkeypatch):
     data = datasets.benchmark(["NMT", "Nano"])
     names = run.plan_curves(data, quick=True)
     recs = run.run_chunk(data, names, seed=0, sampler={}, with_average=False)
-    assert len(seen) == 1
-    passed = seen[0]
-    assert set(passed["split"]) == {"context"}
+    assert len(seen) == len(run.fitted_specs(with_average=False)) == 1 + len(run.OPTION_SPECS)
     ctx = data[data["curve"].isin(names) & (data["split"] == "context")]
-    pd.testing.assert_frame_equal(passed.reset_index(drop=True), ctx.reset_index(drop=True))
-    assert [r["curve"] for r in recs] == names and all(r["default"]["status"] == "ok" for r in recs)
+    for passed in seen:  # the default and every option spec
+        assert set(passed["split"]) == {"context"}
+        pd.testing.assert_frame_equal(passed.reset_index(drop=True), ctx.reset_index(drop=True))
+    assert [r["curve"] for r in recs] == names
+    assert all(r[m]["status"] == "ok" for r in recs for m in ("default", *run.OPTION_SPECS))
