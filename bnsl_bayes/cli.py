@@ -212,11 +212,13 @@ def fit_one(x, y, breaks, args, x_name, y_name):
               **sampler_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
+        suffix = "-monotone" if getattr(args, "monotone", False) else ""
         if breaks != "auto":
-            fit, note = bnsl_bayes.fit(x, y, breaks=int(breaks), **kw), ""
+            fit, note = bnsl_bayes.fit(x, y, spec=f"bnsl-{int(breaks)}{suffix}", **kw), ""
         else:
             # Only the kept fit's warnings concern the user: the others are not saved.
-            fits = {f"bnsl-{b}": bnsl_bayes.fit(x, y, breaks=b, warn=False, **kw) for b in (0, 1, 2)}
+            fits = {f"bnsl-{b}{suffix}": bnsl_bayes.fit(x, y, spec=f"bnsl-{b}{suffix}", warn=False, **kw)
+                    for b in (0, 1, 2)}
             fit, note = choose_by_loo(fits)
             fit.warn_if_unconverged()
             fit.warn_if_rising()
@@ -467,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
     p.add_argument("--breaks", type=_breaks, default=1,
                    help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the LOO-best (default 1)")
+    p.add_argument("--monotone", action="store_true",
+                   help="use the monotone specs (bnsl-N-monotone): no segment of the curve rises, for losses "
+                        "and errors that cannot get worse with scale")
     p.add_argument("--group", nargs="+", metavar="COL", help="fit one curve per value of these columns")
     p.add_argument("--out", required=True,
                    help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")

@@ -188,8 +188,8 @@ def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypat
     warns = bnsl_bayes.Fit(idata)
     calls = []
 
-    def fake_fit(x, y, breaks=None, warn=True, **kw):
-        calls.append((breaks, warn))
+    def fake_fit(x, y, breaks=None, warn=True, spec=None, **kw):
+        calls.append((spec, warn))
         if warn:
             warns.warn_if_unconverged()
         return warns
@@ -197,8 +197,16 @@ def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypat
     monkeypatch.setattr(bnsl_bayes, "fit", fake_fit)
     args = argparse.Namespace(seed=0, quiet=True, chains=None, tune=None, draws=None, target_accept=None)
     fit, note, problems = cli.fit_one(addition_fit.x, addition_fit.y, "auto", args, "x", "y")
-    assert calls == [(0, False), (1, False), (2, False)] and fit is warns and note.startswith("kept")
+    assert calls == [("bnsl-0", False), ("bnsl-1", False), ("bnsl-2", False)] and fit is warns
+    assert note.startswith("kept")
     assert len([p for p in problems if "divergent transitions" in p]) == 1
+    # --monotone picks the monotone spec of each number of breaks
+    calls.clear()
+    cli.fit_one(addition_fit.x, addition_fit.y, "auto", argparse.Namespace(**vars(args), monotone=True), "x", "y")
+    assert [c[0] for c in calls] == ["bnsl-0-monotone", "bnsl-1-monotone", "bnsl-2-monotone"]
+    calls.clear()
+    cli.fit_one(addition_fit.x, addition_fit.y, 2, argparse.Namespace(**vars(args), monotone=True), "x", "y")
+    assert calls == [("bnsl-2-monotone", True)]
 
 
 def test_choose_by_loo_says_which_and_why(addition_fit, addition_data, small_sampler):
