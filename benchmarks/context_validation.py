@@ -66,8 +66,9 @@ VARIANTS = {
 # Shipped specs other than the default, by the suffix of their name: bnsl-<breaks>-<suffix>.
 SPEC_VARIANTS = {
     # Added 2026-12-01, before its first run. Near a floor the default's symmetric slope-change prior
-    # has room only to bend upward (a clean power law near its limit forecast a rising median, 1.72 ->
-    # 1.73 from 1e12 to 1e15): does forbidding rising segments help on real curves? Double descent
+    # has room only to bend upward (a clean power law near its limit forecast a rising median, 1.704 ->
+    # 1.715 from 1e12 to 1e15, tests/test_science.py): does forbidding rising segments help on real
+    # curves? Double descent
     # (in the DD domain) rises between its falls, so there it should lose.
     "monotone": "monotone",
 }

@@ -10,8 +10,13 @@ METHOD_LABEL = {
     "default": "ours: default model (1 break)",
     "averaged": "ours: LOO-stacked 0/1/2 breaks",
     "pointfit": "BNSL point fit, re-run here (ours)",
-    "monotone": "ours: monotone option (bnsl-1-monotone)",
 }
+
+
+def _label(meta: dict, method: str) -> str:
+    """Row label of a method; an option spec is labelled by its spec name."""
+    spec = meta.get("option_models", {}).get(method)
+    return f"ours: option {spec}" if spec else METHOD_LABEL[method]
 GROUP_ORDER = ("IC", "NMT", "LM", "BB", "DD", "Nano", "NLP+Nano", "all")
 
 
@@ -55,6 +60,7 @@ def _compare_word(ours: float, ref: float, digits: int, se: float | None) -> str
 def _verdicts(summary) -> list[str]:
     """Plain sentences: where our numbers beat or lose to each reported number."""
     lines = []
+    meta = summary["meta"]
     doms = summary["domains"]
     for g in reported.GROUPS:
         if g not in doms:
@@ -75,7 +81,7 @@ def _verdicts(summary) -> list[str]:
                     ll = s["ll"]["mean"]
                     word = _compare_word(ll, r["ll"], 3, s["ll"].get("se"))
                     parts.append(f"LL {ll:.3f} is {word} {ref}'s {r['ll']:.3f}")
-            lines.append(f"- **{g}, {METHOD_LABEL[m]}** ({s['n_scored']} curves): " + "; ".join(parts) + ".")
+            lines.append(f"- **{g}, {_label(meta, m)}** ({s['n_scored']} curves): " + "; ".join(parts) + ".")
     return lines
 
 
@@ -91,7 +97,7 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
         counts = ", ".join(f"{g} {doms[g]['n_curves']}" for g in GROUP_ORDER[:6] if g in doms)
         out += [f"> **QUICK SUBSET, NOT THE BENCHMARK.** `--quick` smoke test: {summary['n_curves_done']} curves "
                 f"({counts}), "
-                f"small sampler {meta.get('sampler_overrides')}, default model and point fit only. "
+                f"small sampler {meta.get('sampler_overrides')}, default model, option specs and point fit, no model average. "
                 "Means over 2 curves per domain say little; run `python -m benchmarks.run` for the real numbers.", ""]
     if not summary.get("complete"):
         out += [f"> **INCOMPLETE RUN:** {summary['n_curves_done']} of {meta.get('n_curves_planned')} planned "
@@ -126,7 +132,7 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
     for g in reported.GROUPS:
         if g in doms:
             for m in methods:
-                out.append(_ours_row(METHOD_LABEL[m], g, doms[g][m]))
+                out.append(_ours_row(_label(meta, m), g, doms[g][m]))
         for ref, rows in reported.REPORTED.items():
             r = rows.get(g)
             if r:
@@ -137,7 +143,7 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
     nn = doms.get("NLP+Nano", {}).get("mean_of_domain_means")
     if nn:
         out += ["Mean of the four domain means instead: " + "; ".join(
-            f"{METHOD_LABEL[m]}: RMSLE {_f(nn[m].get('rmsle'), 4)}, LL {_f(nn[m].get('ll'), 3)}"
+            f"{_label(meta, m)}: RMSLE {_f(nn[m].get('rmsle'), 4)}, LL {_f(nn[m].get('ll'), 3)}"
             for m in methods if nn.get(m)) + ".", ""]
     out += ["### Where we win and where we lose", ""] + (_verdicts(summary) or ["- (no scored curves)"]) + [""]
 
@@ -145,7 +151,7 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
     for g in GROUP_ORDER:
         if g in doms:
             for m in methods:
-                out.append(_ours_row(METHOD_LABEL[m], g, doms[g][m]))
+                out.append(_ours_row(_label(meta, m), g, doms[g][m]))
     out += [""]
 
     out += ["## Calibration", "",
@@ -157,7 +163,7 @@ def render(summary: dict, records: list[dict], throughput: dict | None = None) -
         for m in [m for m in methods if m != "pointfit"]:
             cal = doms.get(g, {}).get(m, {}).get("calibration")
             if cal:
-                out.append(f"| {g} | {METHOD_LABEL[m]} | " + " | ".join(f"{v:.2f}" for v in cal["observed"]) + " |")
+                out.append(f"| {g} | {_label(meta, m)} | " + " | ".join(f"{v:.2f}" for v in cal["observed"]) + " |")
     out += [""]
 
     if "averaged" in methods:

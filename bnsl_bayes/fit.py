@@ -300,25 +300,35 @@ class Fit:
             )
 
     def warn_if_rising(self) -> None:
-        """Warn when the fitted curve rises across the data: usually an accuracy fitted by mistake.
+        """Warn when the fitted curve (for a monotone spec, which cannot rise: the data) rises across
+        the data: usually an accuracy fitted by mistake.
 
         The law falls toward a floor a >= 0 as x grows; fitted to a quantity that improves upwards
         (accuracy, a score) it can only follow it with a negative slope and forecasts it rising
         without bound (accuracies above 1). A rising stretch of a non-monotonic curve (the rise in
         double descent) is a legitimate reason to ignore the warning.
         """
-        ends = np.exp(np.median(fc.log_curve_draws(self.posterior, [self.x.min(), self.x.max()]).values
-                                .reshape(-1, 2), axis=0))
+        if self.spec.monotone:
+            # A monotone law cannot rise, so it would fit rising data flat without a sign: look at the
+            # data instead, the median y of the first and of the last third of the points by x.
+            k = max(1, len(self.x) // 3)
+            y = self.y[np.argsort(self.x, kind="stable")]
+            ends, what = (np.median(y[:k]), np.median(y[-k:])), f"{self.y_name} data rise"
+        else:
+            ends = np.exp(np.median(fc.log_curve_draws(self.posterior, [self.x.min(), self.x.max()]).values
+                                    .reshape(-1, 2), axis=0))
+            what = f"fitted {self.y_name} rises"
         if ends[1] > ends[0]:
             warnings.warn(
-                f"{self.spec.name} fit: the fitted {self.y_name} rises across the data ({ends[0]:.4g} at "
+                f"{self.spec.name} fit: the {what} across the data ({ends[0]:.4g} at "
                 f"{self.x_name} = {self.x.min():.4g} to {ends[1]:.4g} at {self.x.max():.4g}). The law falls "
                 f"toward a floor as {self.x_name} grows: for an accuracy or a score, fit the error "
                 f"(1 - accuracy) instead. A rising stretch of a non-monotonic curve (double descent) is fine.",
                 RuntimeWarning, stacklevel=3)
 
     def summary(self, prob: float = 0.9) -> pd.DataFrame:
-        """Posterior summary of the natural parameters: a, log_b, c0, c, d, f, sigma (and nu).
+        """Posterior summary of the natural parameters: a, log_b, c0, c, d, f, sigma (and nu; and for a
+        monotone spec log_slope_ratio, from which its c is derived).
 
         Columns median, mad and the central `prob` interval (eti_*), unrounded: sigma, the noise sd
         of log y above the spec's floor, is often below 1e-3, which rounding would show as 0.
@@ -329,6 +339,8 @@ class Fit:
         out = xr.Dataset({"a": np.exp(post["log_a"]), "log_b": post["log_b"], "c0": post["c0"]})
         if self.breaks:
             out = out.assign(c=post["c"], d=np.exp(post["log_d"]), f=post["f"])
+            if "log_slope_ratio" in post:
+                out = out.assign(log_slope_ratio=post["log_slope_ratio"])
         out = out.assign(sigma=post["sigma"])
         if "nu" in post:
             out = out.assign(nu=post["nu"])

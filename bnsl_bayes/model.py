@@ -125,7 +125,16 @@ def build_model(spec: ModelSpec, data: CurveData):
                     "initval": np.linspace(-0.5, 1.5, n),
                 }
             delta = _prior(pm, "delta", pr["delta"], dims="break", **delta_kw)
-            f = _prior(pm, "f", pr["f"], dims="break")
+            if spec.monotone and n >= 2:
+                # The slope at x is s_0 (1 - w_1) + s_1 (w_1 - w_2) + ... + s_n w_n with w_i the
+                # logistic weight of break i; every term is >= 0 only if w_1 >= w_2 >= ... for all
+                # x, i.e. ordered breaks of one sharpness. With their own sharpness, a steepening
+                # break followed by a sharper flattening one makes the curve rise between them
+                # (about 1% of prior draws did), so monotone specs share f between breaks.
+                f_shared = _prior(pm, "f_shared", pr["f"])
+                f = pm.Deterministic("f", pt.ones(n) * f_shared, dims="break")
+            else:
+                f = _prior(pm, "f", pr["f"], dims="break")
             log_d = pm.Deterministic("log_d", centre + half * delta, dims="break")
 
         mu = log_curve(d["log_x"], log_a, log_b, c0, c, log_d, f)

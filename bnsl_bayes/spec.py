@@ -117,9 +117,12 @@ class ModelSpec:
         missing = [p for p in PARAMETERS if p not in priors and p != unused]
         if missing:
             raise ValueError(f"{source}: priors missing for {missing}")
-        if monotone and priors["c0"]["dist"] not in NONNEGATIVE:
+        c0_prior = priors["c0"]
+        if monotone and not (c0_prior["dist"] in NONNEGATIVE
+                             or c0_prior["dist"] == "Uniform" and c0_prior["lower"] >= 0):
             raise ValueError(f"{source}: a monotone spec needs a first slope c0 that cannot be negative: "
-                             f"its prior must be one of {NONNEGATIVE}, got {priors['c0']['dist']!r}")
+                             f"its prior must be one of {NONNEGATIVE} or a Uniform with lower >= 0, "
+                             f"got {c0_prior}")
         sampler = dict(d.get("sampler", {}))
         bad = set(sampler) - set(SAMPLER_KEYS)
         if bad:
@@ -127,7 +130,7 @@ class ModelSpec:
         if sampler.get("backend", "nutpie") not in BACKENDS:
             raise ValueError(f"{source}: sampler backend must be one of {BACKENDS}, got {sampler['backend']!r}")
         return cls(
-            name=str(d.get("name", f"bnsl-{breaks}")),
+            name=str(d.get("name", f"bnsl-{breaks}" + ("-monotone" if monotone else ""))),
             breaks=breaks,
             likelihood=likelihood,
             priors=priors,

@@ -307,6 +307,13 @@ def test_a_rising_curve_warns_to_fit_the_error(fit1):
         fit1.warn_if_rising()  # the falling 4-digit addition loss does not warn
 
 
+def test_monotone_fit_of_rising_data_warns_from_the_data():
+    """A monotone law cannot rise, so it fits an accuracy flat: the warning looks at the data instead."""
+    acc = np.array([0.42, 0.55, 0.63, 0.70, 0.74, 0.78])
+    with pytest.warns(RuntimeWarning, match=r"the y data rise across the data \(0.485 at .*1 - accuracy"):
+        bnsl_bayes.fit(np.geomspace(1e18, 1e21, 6), acc, spec="bnsl-0-monotone", seed=0, **FAST)
+
+
 def test_row_order_does_not_change_the_fit(data):
     train, _ = data
     shuffled = train.sample(frac=1.0, random_state=3)
