@@ -351,6 +351,8 @@ def add_fit_many_command(subparsers):
     p.add_argument("--store", required=True, metavar="DIR", help="results directory (created if missing)")
     p.add_argument("--breaks", type=int, help="number of breaks (default 1, or the spec's)")
     p.add_argument("--spec", help="model spec name or .toml path (with --breaks, they must agree)")
+    p.add_argument("--monotone", action="store_true",
+                   help="the monotone spec bnsl-<breaks>-monotone: no segment of the curve rises (not with --spec)")
     p.add_argument("--seed", type=int, default=0, help="base seed; each curve's seed derives from it and its key")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: local)")
     p.add_argument("--workers", type=int,
@@ -371,6 +373,13 @@ def run_fit_many_command(args) -> int:
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}
     group = args.group[0] if len(args.group) == 1 else args.group
+    spec = args.spec
+    if getattr(args, "monotone", False):
+        if spec is not None:
+            print("bnsl-bayes fit-many: error: give --monotone or --spec, not both (--spec names the spec "
+                  "itself, e.g. bnsl-1-monotone)", file=sys.stderr)
+            return 2
+        spec = f"bnsl-{args.breaks if args.breaks is not None else 1}-monotone"
     try:
         data = read_table(args.data)
         require_columns(data, [args.x, args.y, *args.group], args.data)
@@ -379,7 +388,7 @@ def run_fit_many_command(args) -> int:
         # stay, so that only their own curve fails, naming them.
         data = numeric_columns(data, [args.x, args.y], args.data, strict=False)
         result = fit_many(data, args.x, args.y, group, breaks=args.breaks, seed=args.seed, store=args.store,
-                          client=args.scheduler, workers=args.workers, spec=args.spec,
+                          client=args.scheduler, workers=args.workers, spec=spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)
     except (ValueError, TypeError, OSError, RuntimeError) as e:  # nothing was fitted: a usage error
         print(f"bnsl-bayes fit-many: error: {e}", file=sys.stderr)

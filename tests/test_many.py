@@ -173,6 +173,20 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     assert e.value.code == 2
 
 
+def test_cli_monotone_picks_the_monotone_spec(tmp_path, capsys):
+    import bnsl_bayes
+
+    data = tmp_path / "curves.csv"
+    long_table("a").to_csv(data, index=False)
+    argv = ["fit-many", str(data), "--x", "n", "--y", "loss", "--group", "task", "--store", str(tmp_path / "s"),
+            "--chains", "2", "--tune", "200", "--draws", "200", "--quiet", "--monotone"]
+    assert _cli([*argv, "--spec", "bnsl-1"]) == 2
+    assert "give --monotone or --spec, not both" in capsys.readouterr().err
+    assert _cli([*argv, "--breaks", "0"]) == 0
+    (stored,) = (tmp_path / "s").glob("*.nc")
+    assert bnsl_bayes.load(stored).spec.name == "bnsl-0-monotone"
+
+
 def test_local_process_pool_gives_the_same_draws(tmp_path):
     df = long_table("ab")
     pooled = fit_many(df, "n", "loss", "task", workers=2, store=tmp_path, **OPTS)
