@@ -68,8 +68,7 @@ SPEC_VARIANTS = {
     # Added 2026-12-01, before its first run. Near a floor the default's symmetric slope-change prior
     # has room only to bend upward (a clean power law near its limit forecast a rising median, 1.704 ->
     # 1.715 from 1e12 to 1e15, tests/test_science.py): does forbidding rising segments help on real
-    # curves? Double descent
-    # (in the DD domain) rises between its falls, so there it should lose.
+    # curves? Double descent (in the DD domain) rises between its falls, so there it should lose.
     "monotone": "monotone",
 }
 # Sampler settings proposed for speed (benchmarks/sampler_settings.py: on 12 curves the low-rank mass
@@ -197,17 +196,18 @@ def compare_variants(args) -> int:
     default, default_seconds = scores(store=args.store)
     for variant in args.variant:
         sampler_variant = variant in SAMPLER_VARIANTS
+        spec = f"bnsl-{args.breaks}-{SPEC_VARIANTS[variant]}" if variant in SPEC_VARIANTS else None
         if sampler_variant:
             scored, seconds = scores(**SAMPLER_VARIANTS[variant])
-        elif variant in SPEC_VARIANTS:
-            scored, seconds = scores(spec=f"bnsl-{args.breaks}-{SPEC_VARIANTS[variant]}")
+        elif spec:
+            scored, seconds = scores(spec=spec)
         else:
             scored, seconds = scores(priors=VARIANTS[variant])
         records = [{"curve": n, "domain": str(parts[n][0]["domain"].iloc[0]), "n_fit": len(parts[n][0]),
                     "n_pseudo": len(parts[n][1]), "default": default[n], variant: scored[n]} for n in names]
         ok = [r for r in records if r["default"] is not None and r[variant] is not None]
         summary = {"variant": variant, "breaks": args.breaks, "priors": VARIANTS.get(variant),
-                   "spec": f"bnsl-{args.breaks}-{SPEC_VARIANTS[variant]}" if variant in SPEC_VARIANTS else None,
+                   "spec": spec,
                    "sampler": SAMPLER_VARIANTS.get(variant), "curves": len(names), "ok": len(ok),
                    "seconds": {"default": default_seconds, variant: seconds}}
         summary.update(domain_means(ok, ("default", variant)))

@@ -56,6 +56,7 @@ DEFAULT_BREAKS = 1
 # Shipped specs scored beside the default as options users can pick, not fed to the model average:
 # {method name in the records: spec}. Their rows inform the choice; they never change a default.
 OPTION_SPECS = {"monotone": "bnsl-1-monotone"}
+METHODS = ("default", "averaged", "pointfit", *OPTION_SPECS)  # the methods each curve is scored by
 POINTFIT_BREAKS = 1
 QUICK_PER_DOMAIN = 2
 QUICK_SAMPLER = {"chains": 2, "tune": 300, "draws": 300}
@@ -206,7 +207,7 @@ def summarize(records: list[dict], meta: dict, extra: dict) -> dict:
         if not recs:
             continue
         row = {"members": list(members), "n_curves": len(recs)}
-        for m in ("default", "averaged", "pointfit", *OPTION_SPECS):
+        for m in METHODS:
             row[m] = scoring.summarize_method(recs, m)
         picks, weights = {}, {}
         for r in recs:
@@ -223,14 +224,14 @@ def summarize(records: list[dict], meta: dict, extra: dict) -> dict:
                                       and domains[d][m].get(k)]))
                     for k in scoring.METRICS
                     if any(d in domains and domains[d][m].get(k) for d in members)}
-                for m in ("default", "averaged", "pointfit", *OPTION_SPECS)}
+                for m in METHODS}
         domains[g] = row
 
     speed = extra.get("speed", {})
     fit_s = {name: [r["fits"][name]["seconds"] for r in records
                     if r.get("fits", {}).get(name, {}).get("status") == "ok"
                     and r["fits"][name].get("seconds") is not None]
-             for name in [f"bnsl-{k}" for k in BREAKS] + list(OPTION_SPECS.values())}
+             for name in fitted_specs(with_average=True)}
     warm = {k: _median(v) for k, v in fit_s.items()}
     compile_s = speed.get("compile_seconds", {})
     default_name = f"bnsl-{DEFAULT_BREAKS}"

@@ -207,17 +207,18 @@ def fit_one(x, y, breaks, args, x_name, y_name):
     the caller can print them next to the curve they concern.
     """
     import bnsl_bayes
+    from bnsl_bayes.spec import shipped_name
 
     kw = dict(seed=args.seed, x_name=x_name, y_name=y_name, progress=show_progress(args),
               **sampler_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
-        suffix = "-monotone" if getattr(args, "monotone", False) else ""
+        monotone = getattr(args, "monotone", False)  # `demo` has no --monotone
         if breaks != "auto":
-            fit, note = bnsl_bayes.fit(x, y, spec=f"bnsl-{int(breaks)}{suffix}", **kw), ""
+            fit, note = bnsl_bayes.fit(x, y, spec=shipped_name(int(breaks), monotone), **kw), ""
         else:
             # Only the kept fit's warnings concern the user: the others are not saved.
-            fits = {f"bnsl-{b}{suffix}": bnsl_bayes.fit(x, y, spec=f"bnsl-{b}{suffix}", warn=False, **kw)
+            fits = {shipped_name(b, monotone): bnsl_bayes.fit(x, y, spec=shipped_name(b, monotone), warn=False, **kw)
                     for b in (0, 1, 2)}
             fit, note = choose_by_loo(fits)
             fit.warn_if_unconverged()

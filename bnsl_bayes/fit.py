@@ -141,8 +141,7 @@ class Fit:
         if self.breaks == 0:
             return pd.DataFrame(columns=cols)
         q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
-        log_d = self.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
-        c = self.posterior["c"].stack(s=("chain", "draw")).transpose("break", "s").values
+        log_d, c = (self.posterior[v].stack(s=("chain", "draw")).transpose("break", "s").values for v in ("log_d", "c"))
         lo, med, hi = np.quantile(log_d, q, axis=1)
         c_lo, c_med, c_hi = np.quantile(c, q, axis=1)
         beyond = (log_d > np.log(self.x.max())).mean(axis=1)
@@ -310,10 +309,9 @@ class Fit:
         """
         if self.spec.monotone:
             # A monotone law cannot rise, so it would fit rising data flat without a sign: look at the
-            # data instead, the median y of the first and of the last third of the points by x.
+            # data instead (kept sorted by x), the median y of the first and of the last third.
             k = max(1, len(self.x) // 3)
-            y = self.y[np.argsort(self.x, kind="stable")]
-            ends, what = (np.median(y[:k]), np.median(y[-k:])), f"{self.y_name} data rise"
+            ends, what = (np.median(self.y[:k]), np.median(self.y[-k:])), f"{self.y_name} data rise"
         else:
             ends = np.exp(np.median(fc.log_curve_draws(self.posterior, [self.x.min(), self.x.max()]).values
                                     .reshape(-1, 2), axis=0))

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import sampler_settings
-from .spec import SAMPLER_KEYS, ModelSpec, load_spec
+from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
 from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
 
 # How the default local run uses this 2-core machine (benchmarks/throughput.py, 200 curves of 12
@@ -374,12 +374,12 @@ def run_fit_many_command(args) -> int:
                if getattr(args, k) is not None}
     group = args.group[0] if len(args.group) == 1 else args.group
     spec = args.spec
-    if getattr(args, "monotone", False):
+    if args.monotone:
         if spec is not None:
             print("bnsl-bayes fit-many: error: give --monotone or --spec, not both (--spec names the spec "
                   "itself, e.g. bnsl-1-monotone)", file=sys.stderr)
             return 2
-        spec = f"bnsl-{args.breaks if args.breaks is not None else 1}-monotone"
+        spec = shipped_name(args.breaks if args.breaks is not None else 1, monotone=True)
     try:
         data = read_table(args.data)
         require_columns(data, [args.x, args.y, *args.group], args.data)

@@ -130,7 +130,7 @@ class ModelSpec:
         if sampler.get("backend", "nutpie") not in BACKENDS:
             raise ValueError(f"{source}: sampler backend must be one of {BACKENDS}, got {sampler['backend']!r}")
         return cls(
-            name=str(d.get("name", f"bnsl-{breaks}" + ("-monotone" if monotone else ""))),
+            name=str(d.get("name", shipped_name(breaks, monotone))),
             breaks=breaks,
             likelihood=likelihood,
             priors=priors,
@@ -160,6 +160,11 @@ def _check_prior(pname: str, prior, source: str) -> None:
             raise ValueError(f"{source}: prior {pname!r} parameter {k!r} must be a number, got {v!r}")
 
 
+def shipped_name(breaks: int, monotone: bool = False) -> str:
+    """Name of the shipped spec with `breaks` breaks: "bnsl-1", or "bnsl-1-monotone"."""
+    return f"bnsl-{breaks}" + ("-monotone" if monotone else "")
+
+
 def builtin_specs() -> list[str]:
     """Names of the specs shipped in ``models/``."""
     return sorted(p.name[:-5] for p in resources.files("bnsl_bayes.models").iterdir() if p.name.endswith(".toml"))
@@ -181,7 +186,7 @@ def load_spec(spec=None, *, breaks: int | None = None, likelihood: str | None = 
     if breaks is not None and (isinstance(breaks, bool) or not isinstance(breaks, (int, np.integer)) or breaks < 0):
         raise ValueError(f"breaks must be an integer >= 0, got {breaks!r}")
     if spec is None:
-        spec = f"bnsl-{int(breaks) if breaks is not None else 1}"
+        spec = shipped_name(int(breaks) if breaks is not None else 1)
     if isinstance(spec, ModelSpec):
         base = spec.to_dict()
         source = spec.name
