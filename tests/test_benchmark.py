@@ -83,11 +83,14 @@ def test_quick_markdown_and_render_only(quick_run):
         assert heading in text
     for g in ("IC", "NLP+Nano", "DD"):
         assert f"| {g} | NSL-PFN *(reported, not re-run)* |" in text
+    summary = json.loads((out / "summary.json").read_text())
     again = out / "again.md"
     proc = subprocess.run([sys.executable, "benchmarks/run.py", "--render-only", "--out", str(out), "--markdown",
                            str(again)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert again.read_text() == text
+    # --render-only recomputes the summary from the per-curve records: the same records, the same summary
+    assert json.loads((out / "summary.json").read_text()) == summary
 
 
 def test_committed_results_are_consistent():
