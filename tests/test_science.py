@@ -92,6 +92,10 @@ def test_noiseless_simulation_break_found_before_it_shows():
     "below the truth. `python -m benchmarks.unseen_break_mass`: among breaks past the data that leave no mark, "
     "P(y <= truth) at x=600/1000/2000/4095 is 0.0065/0.0005/0.0005/0.0007 under the default priors, at most "
     "0.011 with slope changes twice as wide or Cauchy: no weakly informative prior we tried comes near 0.05. "
+    "Nor does the data route: with the noise floor at 1e-6 the mark shows (the chains that chain stacking keeps "
+    "put the break at 490 and 564) but NUTS does not mix (r_hat 4.6, 1427 divergences in 8 chains) and the "
+    "band at x=600 is [1.79, 2.00]; the slope change the data leave free along that ridge needs c1 > 5 "
+    "(2026-12-01). "
     "strict: this test fails loudly once the model meets the claim."))
 def test_noiseless_simulation_honest_when_break_unseen():
     """Fitting x <= 390 (the point fit extrapolates with RMSLE 0.2+), the band widens with distance
