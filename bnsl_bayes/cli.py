@@ -68,10 +68,17 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
             raise ValueError(f"{path} is empty") from None
         except pd.errors.ParserError as e:
             raise ValueError(f"{path} is not a well-formed CSV ({e})") from None
-        blank = df.isna().all(axis=1).to_numpy()
-        lines = np.flatnonzero(~blank) + 2  # + header line, 1-based
-        df = df[~blank].reset_index(drop=True)
-        df.attrs["csv_lines"] = lines.tolist()
+        # Only lines with nothing on them are blank. A row of empty or NaN cells ("nan,nan", ",") is
+        # kept, so that validation names it instead of it vanishing. The file's lines map one to one
+        # to rows unless a quoted cell spans lines; then all-empty rows are the best guess at blanks.
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(text) == len(df) + 1:
+            blank = np.array([not line.strip() for line in text[1:]], dtype=bool)
+        else:
+            blank = df.isna().all(axis=1).to_numpy()
+        # Rows are labelled by their line in the file: every error message downstream (here, the
+        # core's validation, a group's rows in fit-many) then cites the line a user can go to.
+        df = df[~blank].set_axis(pd.Index(np.flatnonzero(~blank) + 2, name="line"))  # + header, 1-based
     if df.empty:
         raise ValueError(f"{path} has no data rows")
     return df
@@ -80,7 +87,8 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
 def require_columns(df, columns, path) -> None:
     for col in columns:
         if col not in df.columns:
-            raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, df.columns))})")
+            # repr: a stray space in a header (" loss") is the usual cause, and must be visible
+            raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(repr(str(c)) for c in df.columns)})")
 
 
 def numeric_columns(df, columns, path, strict: bool = True):
@@ -95,7 +103,7 @@ def numeric_columns(df, columns, path, strict: bool = True):
     import pandas as pd
 
     path = Path(path)
-    lines = df.attrs.get("csv_lines")  # file line of each row, from read_table (CSV only)
+    lines = df.index if df.index.name == "line" else None  # file line of each row (read_table, CSV only)
     df = df.copy()
     for col in columns:
         parsed = pd.to_numeric(df[col], errors="coerce")
@@ -107,7 +115,7 @@ def numeric_columns(df, columns, path, strict: bool = True):
         if bad.any():
             i = int(bad.to_numpy().argmax())
             value = df[col].iloc[i]
-            what = "empty cell" if pd.isna(value) else f"non-numeric value {value!r}"
+            what = "empty or NaN cell" if pd.isna(value) else f"non-numeric value {value!r}"
             line = f" (line {lines[i]})" if lines is not None else ""
             raise ValueError(f"{path.name}: column {col!r}: {what} at row {i}{line}")
         df[col] = parsed
@@ -117,19 +125,23 @@ def numeric_columns(df, columns, path, strict: bool = True):
 def curves(df, group):
     """(label, rows) per curve: the whole table, or one per value of the --group columns.
 
-    Rows with an empty group cell form their own group ('nan') instead of vanishing.
+    An empty group cell is an error naming its row (as in fit-many), never a curve called 'nan'.
     """
+    from .validate import check_group_columns
+
     if not group:
         yield None, df
         return
-    for key, rows in df.groupby(group, sort=True, dropna=False):
+    check_group_columns(df, group)
+    for key, rows in df.groupby(group, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         yield "-".join(str(k) for k in key), rows
 
 
 def output_path(out: str, label: str | None, data_path: Path) -> Path:
-    """Where a fit is written: OUT, OUT_STEM.<group>.nc, or DIR/<group or data stem>.nc for OUT ending in '/'."""
-    is_dir = out.endswith(("/", os.sep))
+    """Where a fit is written: OUT, OUT_STEM.<group>.nc, or DIR/<group or data stem>.nc for OUT ending
+    in '/' or naming a directory that exists."""
+    is_dir = out.endswith(("/", os.sep)) or Path(out).is_dir()
     name = data_path.stem if label is None else re.sub(r"[^A-Za-z0-9._=+-]+", "_", label)
     if is_dir:
         return Path(out) / f"{name}.nc"
@@ -324,10 +336,11 @@ def cmd_reach(args) -> int:
         return 0
     levels = ", ".join(f"{t:g}" for t in args.target)
     print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {levels} "
-          f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval)")
+          f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval; prob_before_data: "
+          f"already there at the smallest fitted x, so an answer of x_min means 'x_min or earlier')")
     if len(args.target) == 1:
         for k, v in result.items():
-            print(f"  {k:<13}{_fmt(float(v))}")
+            print(f"  {k:<17}{_fmt(float(v))}")
     else:
         print_table(result)
     return 0

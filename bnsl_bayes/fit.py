@@ -169,8 +169,8 @@ class Fit:
             raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
         x_lo = self.x.min()
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
-        if not x_max > x_lo:
-            raise ValueError(f"x_max={x_max} must exceed the smallest fitted x ({x_lo})")
+        if not (np.isfinite(x_max) and x_max > x_lo):  # inf would make a grid of nan, read as "reached"
+            raise ValueError(f"x_max={x_max} must be a finite number above the smallest fitted x ({x_lo})")
         grid = np.geomspace(x_lo, x_max, n_grid)
         grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
         curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
@@ -188,9 +188,11 @@ class Fit:
         """When the curve reaches `target`: the posterior of that x.
 
         Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
-        reach the target), prob_reached (share of draws reaching it by x_max) and x_max searched
-        (default 1000 x the largest fitted x): a Series for one target, a DataFrame with one row per
-        target for a sequence of them. direction: "down" (loss, error: first x at or below the
+        reach the target), prob_reached (share of draws reaching it by x_max), prob_before_data
+        (share of draws already at the target at the smallest fitted x: for those the answer is
+        "x_min or earlier", so an interval ending at x_min is cut off there, not exact) and x_max
+        searched (default 1000 x the largest fitted x): a Series for one target, a DataFrame with
+        one row per target for a sequence of them. direction: "down" (loss, error: first x at or below the
         target), "up" (at or above it) or None: the way the curve moves across the fitted data.
         Draws that never reach the target count as x = inf, so when prob_reached is just above q
         the q-quantile sits among the largest x any draw reaches and moves with x_max: read prob_reached
@@ -200,9 +202,11 @@ class Fit:
         prob = check_prob(prob)
         x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
         xs = self.reach_draws(target, x_max, direction=direction)
+        x_min = float(self.x.min())
         if not np.ndim(target):
-            return fc.reach_summary(xs, target, prob, x_max)
-        return pd.DataFrame([fc.reach_summary(row, t, prob, x_max) for row, t in zip(xs, np.asarray(target, float))])
+            return fc.reach_summary(xs, target, prob, x_min, x_max)
+        return pd.DataFrame([fc.reach_summary(row, t, prob, x_min, x_max)
+                             for row, t in zip(xs, np.asarray(target, float))])
 
     # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:

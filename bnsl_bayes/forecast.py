@@ -146,12 +146,14 @@ def summarize(draws: xr.DataArray, prob: float) -> pd.DataFrame:
     return pd.DataFrame({"x": draws["x"].values, "median": med, "mean": mean, "lower": lo, "upper": hi})
 
 
-def reach_summary(xs: np.ndarray, target: float, prob: float, x_max: float) -> pd.Series:
-    """`Fit.reach`'s answer from per-draw crossing x (`Fit.reach_draws`; inf = not reached by x_max)."""
+def reach_summary(xs: np.ndarray, target: float, prob: float, x_min: float, x_max: float) -> pd.Series:
+    """`Fit.reach`'s answer from per-draw crossing x (`Fit.reach_draws`; inf = not reached by x_max,
+    x_min = already there at the smallest fitted x, where the search starts)."""
     # No interpolation between draws: a quantile falling among draws that never reach stays inf.
     lo, med, hi = np.quantile(xs, [(1 - prob) / 2, 0.5, (1 + prob) / 2], method="inverted_cdf")
     return pd.Series({"target": float(target), "median": med, "lower": lo, "upper": hi,
-                      "prob_reached": float(np.isfinite(xs).mean()), "x_max": float(x_max)})
+                      "prob_reached": float(np.isfinite(xs).mean()),
+                      "prob_before_data": float((xs <= x_min).mean()), "x_max": float(x_max)})
 
 
 def crossing_x(log_curves: np.ndarray, x_grid: np.ndarray, log_target: float, below: bool) -> np.ndarray:

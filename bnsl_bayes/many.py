@@ -24,6 +24,7 @@ from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import sampler_settings
 from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
 from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
+from .validate import check_group_columns
 
 # How the default local run uses this 2-core machine (benchmarks/throughput.py, 200 curves of 12
 # points, 2 chains x (300 tune + 300 draws), idle machine, benchmarks/results/throughput.json):
@@ -108,10 +109,7 @@ def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: Mode
     missing = [c for c in (x, y, *cols) if c not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the data; its columns are {list(data.columns)}")
-    for c in cols:
-        na = np.flatnonzero(data[c].isna().to_numpy())
-        if na.size:  # pandas would drop these rows from every group without a word
-            raise ValueError(f"group column {c!r}: missing value at row {na[0]} (index {data.index[na[0]]!r})")
+    check_group_columns(data, cols)
     tasks = []
     for key, part in data.groupby(group if isinstance(group, str) else cols, sort=True):
         s = curve_seed(seed, key)

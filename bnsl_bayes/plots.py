@@ -174,7 +174,7 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     x_max = float(x_max) if x_max is not None else 1e3 * fit.x.max()
     # One evaluation of the curve grid serves both the histogram and the summary in the title.
     xs = fit.reach_draws(target, x_max=x_max, direction=direction)
-    summary = reach_summary(xs, target, check_prob(prob), x_max)
+    summary = reach_summary(xs, target, check_prob(prob), float(fit.x.min()), x_max)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
     if reached.size:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -31,6 +32,9 @@ DISTRIBUTIONS = {
     "Exponential": ("lam",),
     "Uniform": ("lower", "upper"),
 }
+
+# Scale, shape and rate parameters of DISTRIBUTIONS: every one must be positive.
+POSITIVE_ARGS = ("sigma", "nu", "alpha", "beta", "lam")
 
 PARAMETERS = ("limit_fraction", "log_offset", "c0", "c", "log_slope_ratio", "delta", "f", "sigma", "nu")
 # A monotone spec draws each break's slope change through the ratio of the slopes around it
@@ -156,8 +160,14 @@ def _check_prior(pname: str, prior, source: str) -> None:
             f"{source}: prior {pname!r} ({dist}) needs parameters {DISTRIBUTIONS[dist]}, got {sorted(args)}"
         )
     for k, v in args.items():
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
-            raise ValueError(f"{source}: prior {pname!r} parameter {k!r} must be a number, got {v!r}")
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError(f"{source}: prior {pname!r} parameter {k!r} must be a finite number, got {v!r}")
+        # Checked here: PyMC would accept them and nutpie fail later with a Rust backtrace.
+        if k in POSITIVE_ARGS and not v > 0:
+            raise ValueError(f"{source}: prior {pname!r} ({dist}) parameter {k!r} must be > 0, got {v!r}")
+    if dist == "Uniform" and not args["lower"] < args["upper"]:
+        raise ValueError(f"{source}: prior {pname!r} (Uniform) needs lower < upper, got {args['lower']!r}, "
+                         f"{args['upper']!r}")
 
 
 def shipped_name(breaks: int, monotone: bool = False) -> str:

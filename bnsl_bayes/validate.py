@@ -11,10 +11,12 @@ import numbers
 import numpy as np
 
 
-def _row_label(values, i: int) -> str:
+def row_label(values, i: int) -> str:
     index = values.index if hasattr(values, "iloc") else None  # pandas: report the label too
     if index is not None and not (isinstance(index[i], numbers.Integral) and index[i] == i):
         label = index[i].item() if hasattr(index[i], "item") else index[i]
+        if index.name == "line":  # rows read from a file by the CLI: the label is the file line
+            return f"row {i} (line {label})"
         return f"row {i} (index {label!r})"
     return f"row {i}"
 
@@ -39,12 +41,12 @@ def as_float_column(values, name: str) -> np.ndarray:
                     hint = " (a number stored as text: convert the column first, e.g. pd.to_numeric)"
                 except ValueError:
                     pass
-            raise ValueError(f"column {name!r}: non-numeric value {v!r} at {_row_label(values, i)}{hint}")
+            raise ValueError(f"column {name!r}: non-numeric value {v!r} at {row_label(values, i)}{hint}")
         out[i] = float(v)
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
         i = int(bad[0])
-        raise ValueError(f"column {name!r}: {out[i]} at {_row_label(values, i)} (values must be finite)")
+        raise ValueError(f"column {name!r}: {out[i]} at {row_label(values, i)} (values must be finite)")
     return out
 
 
@@ -70,7 +72,7 @@ def check_xy(x, y, x_name: str = "x", y_name: str = "y", min_distinct_x: int = 3
         if bad.size:
             i = int(bad[0])
             raise ValueError(
-                f"column {name!r}: {arr[i]} at {_row_label(src, i)} must be > 0 (the model works on log scale)"
+                f"column {name!r}: {arr[i]} at {row_label(src, i)} must be > 0 (the model works on log scale)"
             )
     n_distinct = len(np.unique(xs))
     if n_distinct < min_distinct_x:
@@ -94,3 +96,12 @@ def check_x_new(x_new, name: str = "x_new") -> np.ndarray:
     if bad.size:
         raise ValueError(f"{name}: {xs[bad[0]]} at row {int(bad[0])} must be > 0")
     return xs
+
+
+def check_group_columns(data, columns) -> None:
+    """Every row of a long table must name its curve: pandas' groupby would drop a row with an empty
+    group cell from every group without a word."""
+    for c in columns:
+        na = np.flatnonzero(data[c].isna().to_numpy())
+        if na.size:
+            raise ValueError(f"group column {c!r}: missing value at {row_label(data[c], int(na[0]))}")

@@ -68,11 +68,17 @@ def test_bad_usage_is_one_line(args, needle):
 
 BAD_CSVS = {
     "missing_column": ("n,error\n1,2\n2,1.5\n4,1\n", "no column 'loss'"),
+    # a stray space in the header is shown, not hidden
+    "header_space": ("n, loss\n1,2\n2,1.5\n4,1\n", "no column 'loss' (columns: 'n', ' loss')"),
     "non_numeric": ("n,loss\n1,2\n2,abc\n4,1\n", "column 'loss': non-numeric value 'abc' at row 1 (line 3)"),
-    "empty_cell": ("n,loss\n1,2\n2,1.5\n,1\n", "column 'n': empty cell at row 2 (line 4)"),
+    "empty_cell": ("n,loss\n1,2\n2,1.5\n,1\n", "column 'n': empty or NaN cell at row 2 (line 4)"),
     # a blank line is not a row, but the line number still points into the file
     "blank_line": ("n,loss\n1,2\n\n2,abc\n4,1\n", "column 'loss': non-numeric value 'abc' at row 1 (line 4)"),
-    "negative": ("n,loss\n1,2\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1"),
+    # a row of empty or NaN cells is a row, not a blank line: named, never dropped
+    "nan_row": ("n,loss\n1,2\n2,1.5\nnan,nan\n4,1\n8,0.9\n", "column 'n': empty or NaN cell at row 2 (line 4)"),
+    "comma_row": ("n,loss\n1,2\n2,1.5\n,\n4,1\n8,0.9\n", "column 'n': empty or NaN cell at row 2 (line 4)"),
+    # the core's checks cite the file line too, after blank lines
+    "negative": ("n,loss\n1,2\n\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1 (line 4)"),
     "empty_file": ("", "is empty"),
     "header_only": ("n,loss\n", "no data rows"),
 }
@@ -102,7 +108,19 @@ def test_missing_files(tmp_path):
     assert_one_line_error(run("breaks", "junk.nc", cwd=tmp_path), "junk.nc")
 
 
-def test_output_paths():
+def test_empty_group_cell_is_named_not_a_curve_called_nan(tmp_path):
+    rows = "".join(f"{g},{n},{3 / n ** 0.2}\n" for g in ("a", "") for n in (1, 2, 4, 8))
+    (tmp_path / "data.csv").write_text("model,n,loss\n" + rows)
+    result = run("fit", "data.csv", "--x", "n", "--y", "loss", "--group", "model", "--out", "fits/", cwd=tmp_path)
+    assert_one_line_error(result, "group column 'model': missing value at row 4 (line 6)")
+    assert not (tmp_path / "fits").exists()
+
+
+def test_output_paths(tmp_path):
+    (tmp_path / "existing").mkdir()
+    # an existing directory is written into, with or without the trailing slash
+    assert cli.output_path(str(tmp_path / "existing"), "a", Path("runs.csv")) == tmp_path / "existing" / "a.nc"
+    assert cli.output_path(str(tmp_path / "existing"), None, Path("runs.csv")) == tmp_path / "existing" / "runs.nc"
     data = Path("runs.csv")
     assert cli.output_path("fit.nc", None, data) == Path("fit.nc")
     assert cli.output_path("out/fit.nc", "big model", data) == Path("out/fit.big_model.nc")

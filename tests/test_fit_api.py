@@ -104,7 +104,7 @@ def test_forecast_at_an_x_does_not_depend_on_the_other_x_asked_for(fit1):
 def test_reach_of_several_targets_matches_one_at_a_time(fit1):
     levels = [0.7, 0.6, 1e-9]
     table = fit1.reach(levels, prob=0.8, x_max=1e4)
-    assert list(table.columns) == ["target", "median", "lower", "upper", "prob_reached", "x_max"]
+    assert list(table.columns) == ["target", "median", "lower", "upper", "prob_reached", "prob_before_data", "x_max"]
     for row, level in zip(table.itertuples(), levels):
         one = fit1.reach(level, prob=0.8, x_max=1e4)
         assert row.target == level and row.prob_reached == one.prob_reached
@@ -125,8 +125,15 @@ def test_reach_of_a_level_already_passed_is_inside_the_data(fit1):
     assert fit1.x.min() < r["median"] < fit1.x.max() and r.prob_reached > 0.9
     # the fitted data agree: the observed losses pass the target inside the window
     assert fit1.y.min() < target < fit1.y.max()
-    # asked upwards, the falling curve is already above the target at the smallest x
-    assert fit1.reach(target, direction="up")["median"] == fit1.x.min()  # exactly: the grid starts there
+    assert r.prob_before_data == 0
+    # asked upwards, the falling curve is already above the target at the smallest x: the answer
+    # is x_min exactly (the grid starts there) and flagged as "x_min or earlier"
+    up = fit1.reach(target, direction="up")
+    assert up["median"] == fit1.x.min() and up.prob_before_data > 0.95
+    # a search range that is not a finite number is refused (inf once answered x_min, "reached")
+    for bad in (np.inf, np.nan, 1e400):
+        with pytest.raises(ValueError, match="finite number above the smallest fitted x"):
+            fit1.reach(0.5, x_max=bad)
     with pytest.raises(ValueError, match="direction"):
         fit1.reach(target, direction="sideways")
 

@@ -33,7 +33,14 @@ def test_spec_from_toml_path(tmp_path):
     [
         ({"c0": {"dist": "Cauchy", "alpha": 0, "beta": 1}}, "unknown dist 'Cauchy'"),
         ({"c0": {"dist": "Normal", "mu": 0}}, r"needs parameters \('mu', 'sigma'\)"),
-        ({"c0": {"dist": "Normal", "mu": "zero", "sigma": 1}}, "must be a number"),
+        ({"c0": {"dist": "Normal", "mu": "zero", "sigma": 1}}, "must be a finite number"),
+        ({"c0": {"dist": "Normal", "mu": float("nan"), "sigma": 1}}, "'mu' must be a finite number"),
+        # ranges: PyMC accepts these and nutpie then fails with a backtrace (and a crash at exit)
+        ({"sigma": {"dist": "HalfNormal", "sigma": -0.1}}, r"'sigma' \(HalfNormal\) parameter 'sigma' must be > 0"),
+        ({"f": {"dist": "LogNormal", "mu": -1.9, "sigma": 0}}, "parameter 'sigma' must be > 0"),
+        ({"nu": {"dist": "Gamma", "alpha": 2, "beta": 0}}, "parameter 'beta' must be > 0"),
+        ({"c": {"dist": "StudentT", "nu": -3, "mu": 0, "sigma": 1}}, "parameter 'nu' must be > 0"),
+        ({"limit_fraction": {"dist": "Uniform", "lower": 1, "upper": 0}}, "needs lower < upper"),
         ({"slope": {"dist": "Normal", "mu": 0, "sigma": 1}}, "unknown prior 'slope'"),
     ],
 )
