@@ -28,7 +28,9 @@ monotone run).
 
 Likelihood variants (LIKELIHOOD_VARIANTS: the default spec with another `likelihood`) are model
 variants too and pass or fail by the prior-variant rule: LL gain by more than 2 standard errors,
-coverage not lower (written 2026-12-01, before the first student-t run).
+coverage not lower (written 2026-12-01, before the first student-t run). That first run stopped
+before scoring: on one curve a student-t predictive draw of y overflowed to inf (a posterior nu
+near 0 gives log-y draws past 709), which the scores refuse. Not judged yet.
 
 Sampler variants (SAMPLER_VARIANTS) are proposed for speed, not accuracy, so their rule, also
 written before their first run, asks for no loss instead of a gain: a sampler variant replaces the

@@ -496,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", nargs="+", type=float, required=True, metavar="X", help="x values to forecast at")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
     p.add_argument("--kind", choices=("predictive", "curve"), default="predictive",
-                   help="predictive: a new measurement, with noise (default); curve: the noise-free law")
+                   help="predictive: a new measurement, with noise (default); curve: without observation "
+                        "noise. Past the fitted data both include the model's drift from the law "
+                        "(spec key drift_per_efold), so neither is the law alone there")
 
     p = add("breaks", cmd_breaks, "posterior of the break positions of a saved fit", [json_flag],
             f"{PROG} breaks fit.nc --prob 0.9")

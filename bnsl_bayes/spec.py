@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -210,6 +210,17 @@ def load_spec(spec=None, *, breaks: int | None = None, likelihood: str | None = 
             raise ValueError(f"{source}: not valid TOML: {e}") from None
     if breaks is not None and breaks != base.get("breaks"):
         raise ValueError(f"spec {source} has {base.get('breaks')} breaks but breaks={breaks} was asked for")
+    # A spec changed here is no longer the one its name names: the name says what changed, so output,
+    # saved fits and compare() tables tell "bnsl-1" from "bnsl-1+student_t". (Sampler settings change
+    # how the posterior is sampled, not the model: they keep the name.)
+    changed = []
+    if likelihood is not None and likelihood != base.get("likelihood", "normal"):
+        changed.append(str(likelihood))
+    if drift_per_efold is not None and drift_per_efold != base.get("drift_per_efold"):
+        changed.append(f"drift={drift_per_efold:g}" if isinstance(drift_per_efold, (int, float)) else "drift")
+    new_priors = sorted(k for k, v in (priors or {}).items() if base.get("priors", {}).get(k) != v)
+    if new_priors:
+        changed.append("priors:" + ",".join(map(str, new_priors)))
     if likelihood is not None:
         base["likelihood"] = likelihood
     if drift_per_efold is not None:
@@ -218,7 +229,8 @@ def load_spec(spec=None, *, breaks: int | None = None, likelihood: str | None = 
         base.setdefault("priors", {}).update(copy.deepcopy(priors))
     if sampler:
         base.setdefault("sampler", {}).update(sampler)
-    return ModelSpec.from_dict(base, source)
+    out = ModelSpec.from_dict(base, source)
+    return replace(out, name=f"{out.name}+{'+'.join(changed)}") if changed else out
 
 
 def _read_spec_text(spec: str) -> tuple[str, str]:
