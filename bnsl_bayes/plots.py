@@ -71,6 +71,13 @@ def _readable_log_ticks(ax):
         if axis.get_scale() != "log" or not (1e-3 <= lo and hi <= 1e5):
             continue
         decades = np.log10(hi / lo)
+        if decades < 0.5:
+            # Too narrow for decade ticks (a loss between 0.86 and 1.02 got one label, "1"): evenly
+            # spaced plain values instead, which read fine over a span this short.
+            axis.set_major_locator(ticker.MaxNLocator(nbins=5))
+            axis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+            axis.set_minor_formatter(ticker.NullFormatter())
+            continue
         keep = {2, 3, 4, 6} if decades < 1.2 else {2, 5} if decades < 2.5 else set()
 
         def minor(v, _pos, keep=keep):

@@ -114,3 +114,19 @@ def test_diagnostics_plot(addition_fit):
     assert axes.shape == (1, 2)
     with pytest.raises(ValueError, match="kind"):
         plots.plot_diagnostics(addition_fit, kind="pair")
+
+
+@pytest.mark.parametrize("lo, hi, least", [(0.86, 1.02, 3), (0.3, 2.0, 3), (100.0, 1000.0, 2)])
+def test_log_axes_carry_readable_labels(lo, hi, least):
+    """Plain-number tick labels on everyday log ranges, and enough of them to read a value off: a
+    loss between 0.86 and 1.02 once showed only "1"."""
+    fig, ax = plt.subplots()
+    ax.plot([lo, hi], [lo, hi])
+    ax.set_yscale("log")
+    ax.set_ylim(lo, hi)
+    plots._readable_log_ticks(ax)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() + ax.get_yticklabels(minor=True)
+              if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert len(labels) >= least, labels
+    assert not any("10^" in t or "times" in t for t in labels), labels

@@ -111,7 +111,8 @@ def test_monotone_spec_accepts_a_nonnegative_uniform_slope_and_names_itself():
     d = load_spec("bnsl-1-monotone").to_dict()
     d.pop("name")
     spec = load_spec(d, priors={"c0": {"dist": "Uniform", "lower": 0.0, "upper": 2.0}})
-    assert spec.name == "bnsl-1-monotone"  # not "bnsl-1", which compare() would confuse with the default
+    # not "bnsl-1", which compare() would confuse with the default; the changed prior is named too
+    assert spec.name == "bnsl-1-monotone+priors:c0"
 
 
 def test_monotone_flag_must_be_boolean():
@@ -147,3 +148,19 @@ def test_monotone_model_derives_falling_slopes():
     log_x = np.linspace(-30, 30, 2001)
     curve = log_excess(log_x[None, :], 0.0, c0[:, None], c[:, None, :], log_d[:, None, :], f[:, None, :])
     assert np.all(np.diff(curve, axis=1) <= 1e-9 * (1 + np.abs(curve[:, 1:])))
+
+
+def test_overrides_rename_the_spec():
+    """A changed model is not the shipped one: its name says what changed, so compare() and saved
+    fits tell them apart; sampler settings and values equal to the spec's keep the name."""
+    assert load_spec("bnsl-1", likelihood="student_t").name == "bnsl-1+student_t"
+    assert load_spec("bnsl-1", drift_per_efold=0).name == "bnsl-1+drift=0"
+    assert load_spec("bnsl-2", priors={"c": {"dist": "Normal", "mu": 0, "sigma": 2}},
+                     likelihood="student_t").name == "bnsl-2+student_t+priors:c"
+    same = load_spec("bnsl-1")
+    assert load_spec("bnsl-1", likelihood="normal", priors={"c": same.priors["c"]},
+                     sampler={"draws": 10}).name == "bnsl-1"
+    t = load_spec("bnsl-1", likelihood="student_t")
+    assert load_spec(t).name == "bnsl-1+student_t" and t.model_key() != same.model_key()
+    # the drift is not part of the compiled model: renaming it must not force a recompile
+    assert load_spec("bnsl-1", drift_per_efold=0).model_key() == same.model_key()
