@@ -26,7 +26,10 @@ class Fit:
     Intervals everywhere are central (equal-tailed) posterior intervals: the `prob` interval runs
     from the (1-prob)/2 to the (1+prob)/2 quantile. Forecasts, break positions and reach take
     their quantiles of log y or log x and exponentiate them; `summary` uses ArviZ on the natural
-    parameters, so its interval ends can differ from those in the last digits (interpolation).
+    parameters (d, not log d), and quantiles interpolate between draws on the scale they are taken
+    on. Usually they agree to the last digits; where the posterior has a gap between modes (a
+    break in one of two places) the two medians can differ by the width of that gap: trust
+    `break_positions` for x, and read its interval, not the median alone, there.
 
     Every answer (forecasts, breaks, reach, summary, LOO) is computed from `posterior`: the sampled
     chains with equal weight by default, or, for a fit made with ``stack_chains=True``, mixed by their
@@ -346,6 +349,7 @@ class Fit:
         out = out.assign(sigma=post["sigma"])
         if "nu" in post:
             out = out.assign(nu=post["nu"])
+        prob = check_prob(prob)  # else ArviZ names its own hdi_prob, which the caller never passed
         return az.summary(out, hdi_prob=prob, kind="stats", stat_focus="median", round_to="none")
 
     def save(self, path) -> None:

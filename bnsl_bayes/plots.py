@@ -177,6 +177,9 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     from .forecast import reach_summary
     from .validate import check_prob
 
+    if np.ndim(target):
+        raise ValueError(f"plot_reach draws one target; got {np.size(target)} (call it once per target, "
+                         "or use Fit.reach for a table of several)")
     fig, ax = _axes(ax)
     x_max = float(x_max) if x_max is not None else 1e3 * fit.x.max()
     # One evaluation of the curve grid serves both the histogram and the summary in the title.

@@ -42,7 +42,11 @@ def as_float_column(values, name: str) -> np.ndarray:
                 except ValueError:
                     pass
             raise ValueError(f"column {name!r}: non-numeric value {v!r} at {row_label(values, i)}{hint}")
-        out[i] = float(v)
+        try:
+            out[i] = float(v)
+        except OverflowError:  # a Python int beyond float range (10**400)
+            raise ValueError(f"column {name!r}: an integer of {len(str(abs(int(v))))} digits at "
+                             f"{row_label(values, i)} is too large for a float (values must be finite)") from None
     bad = np.flatnonzero(~np.isfinite(out))
     if bad.size:
         i = int(bad[0])

@@ -103,6 +103,10 @@ def test_reach_plot_unreachable_target(addition_fit):
     fig, ax = plots.plot_reach(addition_fit, 1e-6, x_max=1e4)
     assert "= 0.00" in ax.get_title()
     assert any("no posterior draw" in t.get_text() for t in ax.texts)
+    with pytest.raises(ValueError, match="plot_reach draws one target; got 2"):
+        plots.plot_reach(addition_fit, [0.6, 0.5])
+    with pytest.raises(ValueError, match="prob must be a number strictly between 0 and 1"):
+        addition_fit.summary(prob=1.5)
 
 
 def test_diagnostics_plot(addition_fit):

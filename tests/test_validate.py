@@ -23,6 +23,7 @@ Y = [3.0, 2.5, 2.1, 1.9, 1.8]
         ([1, 2, "four", 8, 16], Y, r"column 'x': non-numeric value 'four' at row 2"),
         (X, [3, 2, None, 1, 1], r"column 'y': non-numeric value None at row 2"),
         ("12345", Y, r"got a string"),
+        ([1, 2, 4, 8, 10**400], Y, r"column 'x': an integer of 401 digits at row 4 is too large for a float"),
     ],
 )
 def test_bad_input_named(x, y, match):
