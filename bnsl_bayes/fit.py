@@ -286,14 +286,15 @@ class Fit:
                 # matrix and a common optimum as start all left r_hat > 1.01 (the modes are real), so
                 # the first remedy offered for chains that disagree is to look at the modes.
                 remedies.append("the chains found different explanations of the data (e.g. a break inside vs "
-                                "past it): compare numbers of breaks with bnsl_bayes.compare, run more chains "
-                                "(chains=8) to see how often each mode is found")
+                                "past it): compare numbers of breaks with bnsl_bayes.compare (CLI: fit --breaks "
+                                "auto), run more chains (chains=8; CLI --chains 8) to see how often each mode "
+                                "is found")
             else:
                 agree = "agree on the break but " if med.size else ""
                 remedies.append(f"the chains {agree}mix slowly (worst: {d['r_hat_worst']}): "
-                                "sample longer (tune=2000, draws=2000)")
+                                "sample longer (tune=2000, draws=2000; CLI --tune 2000 --draws 2000)")
         if d["divergences"]:
-            remedies.append("raise target_accept (e.g. fit(..., target_accept=0.99))")
+            remedies.append("raise target_accept (e.g. fit(..., target_accept=0.99); CLI --target-accept 0.99)")
         if problems:
             worse = d["chains_predicting_worse"]
             if worse:
