@@ -93,11 +93,16 @@ def test_bad_csv_is_one_clear_line(case, tmp_path):
     assert not (tmp_path / "fit.nc").exists()
 
 
-def test_groups_colliding_on_a_file_name_are_both_named(tmp_path):
-    rows = "".join(f"{g},{n},{3 / n ** 0.2}\n" for g in ("gpt/2", "gpt_2") for n in (1, 2, 4, 8))
+@pytest.mark.parametrize("groups, needle", [
+    (("gpt/2", "gpt_2"), "groups 'gpt/2' and 'gpt_2' both map to the file name"),
+    # an empty group cell is named, not fitted as a curve called 'nan' (as fit-many does)
+    (("a", ""), "group column 'model': missing value at row 4 (line 6)"),
+])
+def test_bad_groups_are_named_before_any_fit(groups, needle, tmp_path):
+    rows = "".join(f"{g},{n},{3 / n ** 0.2}\n" for g in groups for n in (1, 2, 4, 8))
     (tmp_path / "data.csv").write_text("model,n,loss\n" + rows)
     result = run("fit", "data.csv", "--x", "n", "--y", "loss", "--group", "model", "--out", "fits/", cwd=tmp_path)
-    assert_one_line_error(result, "groups 'gpt/2' and 'gpt_2' both map to the file name")
+    assert_one_line_error(result, needle)
     assert not (tmp_path / "fits").exists()
 
 
@@ -106,14 +111,6 @@ def test_missing_files(tmp_path):
     assert_one_line_error(run("forecast", "nope.nc", "--at", "3", cwd=tmp_path), "nope.nc")
     (tmp_path / "junk.nc").write_text("not a fit")
     assert_one_line_error(run("breaks", "junk.nc", cwd=tmp_path), "junk.nc")
-
-
-def test_empty_group_cell_is_named_not_a_curve_called_nan(tmp_path):
-    rows = "".join(f"{g},{n},{3 / n ** 0.2}\n" for g in ("a", "") for n in (1, 2, 4, 8))
-    (tmp_path / "data.csv").write_text("model,n,loss\n" + rows)
-    result = run("fit", "data.csv", "--x", "n", "--y", "loss", "--group", "model", "--out", "fits/", cwd=tmp_path)
-    assert_one_line_error(result, "group column 'model': missing value at row 4 (line 6)")
-    assert not (tmp_path / "fits").exists()
 
 
 def test_output_paths(tmp_path):
