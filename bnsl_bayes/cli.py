@@ -213,10 +213,11 @@ def sampler_options(args) -> dict:
     return {k: v for k, v in opts.items() if v is not None}
 
 
-def fit_one(x, y, breaks, args, x_name, y_name):
+def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     """Fit one curve; returns (fit, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and keeps
-    the LOO-best, with `note` saying why. The core's convergence warnings are returned as text so
-    the caller can print them next to the curve they concern.
+    the LOO-best, with `note` saying why; `spec` (a loaded ModelSpec) replaces the shipped one. The
+    core's convergence warnings are returned as text so the caller can print them next to the
+    curve they concern.
     """
     import bnsl_bayes
     from bnsl_bayes.spec import shipped_name
@@ -226,7 +227,9 @@ def fit_one(x, y, breaks, args, x_name, y_name):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         monotone = getattr(args, "monotone", False)  # `demo` has no --monotone
-        if breaks != "auto":
+        if spec is not None:
+            fit, note = bnsl_bayes.fit(x, y, spec=spec, **kw), ""
+        elif breaks != "auto":
             fit, note = bnsl_bayes.fit(x, y, spec=shipped_name(int(breaks), monotone), **kw), ""
         else:
             # Only the kept fit's warnings concern the user: the others are not saved.
@@ -256,6 +259,15 @@ def cmd_fit(args) -> int:
 
     from .validate import check_xy
 
+    from .spec import load_spec
+
+    spec = None
+    if args.spec is not None:  # a spec names its own breaks and shape: refuse settings that disagree
+        if args.monotone or args.breaks == "auto":
+            raise ValueError("--spec names the model itself: not with --monotone or --breaks auto "
+                             "(e.g. --spec bnsl-1-monotone)")
+        spec = load_spec(args.spec, breaks=args.breaks)  # checked before any data is read
+    breaks = 1 if args.breaks is None else args.breaks
     data_path = Path(args.data)
     df = read_table(data_path)
     require_columns(df, [args.x, args.y, *(args.group or [])], data_path)
@@ -278,7 +290,7 @@ def cmd_fit(args) -> int:
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
     for label, rows in bar:
-        fit, note, problems = fit_one(rows[args.x], rows[args.y], args.breaks, args, args.x, args.y)
+        fit, note, problems = fit_one(rows[args.x], rows[args.y], breaks, args, args.x, args.y, spec)
         fit.save(targets[label])
         prefix = "" if label is None else f"[{label}] "
         print(f"{prefix}{describe(fit)} -> {targets[label]}", flush=True)
@@ -481,8 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement")
     p.add_argument("--x", required=True, help="column of the scale variable (data, compute, parameters)")
     p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
-    p.add_argument("--breaks", type=_breaks, default=1,
-                   help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the LOO-best (default 1)")
+    p.add_argument("--breaks", type=_breaks,
+                   help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the LOO-best (default 1, "
+                        "or the --spec's)")
+    p.add_argument("--spec", help="model spec: a shipped name (bnsl-2, bnsl-1-monotone) or your own .toml "
+                                  "(see models/); with --breaks, they must agree")
     p.add_argument("--monotone", action="store_true",
                    help="use the monotone specs (bnsl-N-monotone): no segment of the curve rises, for losses "
                         "and errors that cannot get worse with scale")

@@ -58,6 +58,12 @@ def test_module_entry_point():
     (("fit", "data.csv"), "--x"),
     (("forecast", "fit.nc", "--at", "abc"), "--at"),
     (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--breaks", "two"), "--breaks"),
+    # --spec names the model: settings that disagree are refused before the data is read
+    (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--spec", "bnsl-1", "--monotone"),
+     "not with --monotone or --breaks auto"),
+    (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--spec", "bnsl-2", "--breaks", "1"),
+     "has 2 breaks but breaks=1"),
+    (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--spec", "nope.toml"), "nope.toml"),
 ])
 def test_bad_usage_is_one_line(args, needle):
     assert_one_line_error(run(*args), needle)
@@ -243,3 +249,20 @@ def test_demo(tmp_path):
     assert (tmp_path / "demo" / "four_digit_addition.nc").is_file()
     assert (tmp_path / "demo" / "four_digit_addition.png").is_file()
     assert bnsl_bayes.load(tmp_path / "demo" / "four_digit_addition.nc").breaks == 1
+
+
+def test_fit_with_a_spec_file(addition_data, tmp_path):
+    """`fit --spec my.toml`: the user's own spec (here bnsl-0 under another name)
+    is the model fitted, saved and named."""
+    from bnsl_bayes.spec import load_spec
+
+    train, _ = addition_data
+    train.rename(columns={"x": "examples", "y": "loss"}).to_csv(tmp_path / "runs.csv", index=False)
+    text = (load_spec.__globals__["resources"].files("bnsl_bayes.models") / "bnsl-0.toml").read_text()
+    (tmp_path / "mine.toml").write_text(text.replace('name = "bnsl-0"', 'name = "mine"'))
+    result = run("fit", "runs.csv", "--x", "examples", "--y", "loss", "--spec", "mine.toml", "--out", "f.nc",
+                 *SMALL, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("mine: 14 points"), result.stdout
+    fit = bnsl_bayes.load(tmp_path / "f.nc")
+    assert fit.spec.name == "mine" and fit.breaks == 0
