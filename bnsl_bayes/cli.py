@@ -251,15 +251,18 @@ def choose_by_loo(fits: dict):
     note = (f"kept {best} by LOO: elpd_loo {table.loc[best, 'elpd_loo']:.1f} vs {r['elpd_loo']:.1f} for "
             f"{runner_up} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f}); "
             f"stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items()))
+    rough = [str(k) for k, w in table["warning"].items() if w] if "warning" in table else []
+    if rough:  # ArviZ flags Pareto k > 0.7: the LOO estimate of that fit is itself uncertain
+        note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k > 0.7 at some points), so read the "
+                 "difference as a rough guide")
     return fits[best], note
 
 
 def cmd_fit(args) -> int:
     from tqdm.auto import tqdm
 
-    from .validate import check_xy
-
     from .spec import load_spec
+    from .validate import check_xy
 
     spec = None
     if args.spec is not None:  # a spec names its own breaks and shape: refuse settings that disagree

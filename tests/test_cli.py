@@ -236,6 +236,9 @@ def test_choose_by_loo_says_which_and_why(addition_fit, addition_data, small_sam
     chosen, note = cli.choose_by_loo({"bnsl-1": addition_fit, "bnsl-1 seed 1": other})
     assert chosen in (addition_fit, other)
     assert note.startswith("kept bnsl-1") and "elpd_loo" in note and "stacking weights" in note
+    # a LOO flagged by ArviZ (Pareto k > 0.7) is said to be rough, and only then
+    table = bnsl_bayes.compare({"bnsl-1": addition_fit, "bnsl-1 seed 1": other})
+    assert ("PSIS-LOO is rough" in note) == bool(table["warning"].any()), (note, table)
 
 
 def test_demo(tmp_path):
