@@ -314,8 +314,11 @@ def load_fit(path):
 
 
 def cmd_forecast(args) -> int:
+    from .validate import check_x_new
+
+    x_at = check_x_new(args.at, "--at")  # named as the user typed it, not as the Python argument
     fit = load_fit(args.fit)
-    table = fit.forecast(args.at, prob=args.prob, kind=args.kind)
+    table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
     if args.json:
         print_json(table.to_dict(orient="records"))
     else:

@@ -98,7 +98,7 @@ def check_x_new(x_new, name: str = "x_new") -> np.ndarray:
     xs = np.atleast_1d(as_float_column(np.atleast_1d(np.asarray(x_new, dtype=object)), name))
     bad = np.flatnonzero(xs <= 0)
     if bad.size:
-        raise ValueError(f"{name}: {xs[bad[0]]} at row {int(bad[0])} must be > 0")
+        raise ValueError(f"column {name!r}: {xs[bad[0]]} at row {int(bad[0])} must be > 0")
     return xs
 
 

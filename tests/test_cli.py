@@ -57,6 +57,9 @@ def test_module_entry_point():
     ((), "COMMAND"),
     (("fit", "data.csv"), "--x"),
     (("forecast", "fit.nc", "--at", "abc"), "--at"),
+    # bad values are named by the option the user typed (checked before the fit file is read)
+    (("forecast", "fit.nc", "--at", "10", "0"), "column '--at': 0.0 at row 1 must be > 0"),
+    (("forecast", "fit.nc", "--at", "nan"), "column '--at': nan at row 0"),
     (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--breaks", "two"), "--breaks"),
     # --spec names the model: settings that disagree are refused before the data is read
     (("fit", "data.csv", "--x", "n", "--y", "l", "--out", "o.nc", "--spec", "bnsl-1", "--monotone"),
