@@ -9,6 +9,7 @@ stderr, never a traceback: a user fixing a CSV needs the column and row, not our
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
@@ -60,10 +61,12 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
         except Exception as e:  # pyarrow's own error types; the message is what the user needs
             raise ValueError(f"{path} is not a readable Parquet file ({e})") from None
     else:
+        # Read once: pandas parses the text, and its lines tell blank lines from empty rows below.
+        raw = path.read_text(encoding="utf-8")  # not UTF-8: a UnicodeDecodeError, a ValueError the CLI reports
         try:
             # Blank lines are kept while reading so that each row's line in the file is known
             # (error messages cite it), then dropped: they hold no measurement.
-            df = pd.read_csv(path, skip_blank_lines=False)
+            df = pd.read_csv(io.StringIO(raw), skip_blank_lines=False)
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path} is empty") from None
         except pd.errors.ParserError as e:
@@ -71,7 +74,7 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
         # Only lines with nothing on them are blank. A row of empty or NaN cells ("nan,nan", ",") is
         # kept, so that validation names it instead of it vanishing. The file's lines map one to one
         # to rows unless a quoted cell spans lines; then all-empty rows are the best guess at blanks.
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = raw.splitlines()
         if len(text) == len(df) + 1:
             blank = np.array([not line.strip() for line in text[1:]], dtype=bool)
         else:

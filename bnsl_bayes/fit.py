@@ -152,6 +152,15 @@ class Fit:
                              "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond,
                              "slope_change": c_med, "slope_change_lower": c_lo, "slope_change_upper": c_hi})[cols]
 
+    def reach_range(self, x_max: float | None = None) -> tuple[float, float]:
+        """(x_min, x_max) that `reach` searches: from the smallest fitted x to x_max (default 1000 x
+        the largest fitted x), which must be a finite number above x_min."""
+        x_lo = float(self.x.min())
+        x_max = float(x_max) if x_max is not None else 1e3 * float(self.x.max())
+        if not (np.isfinite(x_max) and x_max > x_lo):  # inf would make a grid of nan, read as "reached"
+            raise ValueError(f"x_max={x_max} must be a finite number above the smallest fitted x ({x_lo})")
+        return x_lo, x_max
+
     def reach_draws(self, target, x_max: float | None = None, n_grid: int = 2000,
                     direction: str | None = None) -> np.ndarray:
         """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
@@ -170,10 +179,7 @@ class Fit:
                              + (f" (first bad entry at position {int(np.argmax(bad))})" if bad.any() else ""))
         if direction not in (None, "down", "up"):
             raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
-        x_lo = self.x.min()
-        x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
-        if not (np.isfinite(x_max) and x_max > x_lo):  # inf would make a grid of nan, read as "reached"
-            raise ValueError(f"x_max={x_max} must be a finite number above the smallest fitted x ({x_lo})")
+        x_lo, x_max = self.reach_range(x_max)
         grid = np.geomspace(x_lo, x_max, n_grid)
         grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
         curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
@@ -203,9 +209,8 @@ class Fit:
         the data, whose sign is unknown).
         """
         prob = check_prob(prob)
-        x_max = float(x_max) if x_max is not None else 1e3 * self.x.max()
+        x_min, x_max = self.reach_range(x_max)
         xs = self.reach_draws(target, x_max, direction=direction)
-        x_min = float(self.x.min())
         if not np.ndim(target):
             return fc.reach_summary(xs, target, prob, x_min, x_max)
         return pd.DataFrame([fc.reach_summary(row, t, prob, x_min, x_max)

@@ -181,10 +181,10 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
         raise ValueError(f"plot_reach draws one target; got {np.size(target)} (call it once per target, "
                          "or use Fit.reach for a table of several)")
     fig, ax = _axes(ax)
-    x_max = float(x_max) if x_max is not None else 1e3 * fit.x.max()
+    x_min, x_max = fit.reach_range(x_max)
     # One evaluation of the curve grid serves both the histogram and the summary in the title.
     xs = fit.reach_draws(target, x_max=x_max, direction=direction)
-    summary = reach_summary(xs, target, check_prob(prob), float(fit.x.min()), x_max)
+    summary = reach_summary(xs, target, check_prob(prob), x_min, x_max)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
     if reached.size:
