@@ -51,7 +51,11 @@ def score_draws(y_true, draws, log_density, y_divisor: float = 1.0) -> dict:
     (True, 1.0, 1.38)
     """
     y = np.asarray(y_true, dtype=float).reshape(-1)
-    d = np.asarray(draws, dtype=float).reshape(-1, y.size)
+    # A heavy-tailed predictive (Student-t likelihood, posterior nu near 0) can draw log y past
+    # +-709, where exp() gives inf or 0. Such a draw is still the largest (smallest) one, and every
+    # score here reads draws by rank (quantiles, intervals), so capping it at the largest (smallest
+    # positive) float keeps the scores exact where inf would give NaN quantiles.
+    d = np.clip(np.asarray(draws, dtype=float).reshape(-1, y.size), np.finfo(float).tiny, np.finfo(float).max)
     lpd = np.asarray(log_density, dtype=float).reshape(-1) + np.log(float(y_divisor))
     cal = metrics.calibration_curve(y, d, LEVELS)
     return {

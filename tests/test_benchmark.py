@@ -120,6 +120,23 @@ def test_score_draws_adds_log_of_y_divisor():
     assert plain["ll"] == pytest.approx(2.5)
 
 
+def test_score_draws_ranks_overflowed_draws_as_the_extremes():
+    """A Student-t predictive can draw y = inf or 0 (log y past +-709): scored as the largest and
+    smallest draws, the same as huge finite ones, instead of failing or giving NaN quantiles."""
+    from benchmarks.scoring import score_draws
+
+    rng = np.random.default_rng(2)
+    draws = np.exp(rng.normal(0.0, 0.05, size=(2000, 2)))
+    extreme = draws.copy()
+    extreme[:150, 0], extreme[150:300, 0] = np.inf, 0.0  # 7.5% each side: the 90% interval ends on them
+    finite = draws.copy()
+    finite[:150, 0], finite[150:300, 0] = 1e300, 1e-300
+    lpd = np.array([1.0, 1.0])
+    got, want = score_draws([1.0, 1.0], extreme, lpd), score_draws([1.0, 1.0], finite, lpd)
+    assert got == want
+    assert got["coverage90"] == 1.0  # truth 1.0 lies between the overflowed ends
+
+
 def test_mixture_log_density_is_the_weighted_mixture():
     from benchmarks.scoring import mixture_log_density
 
