@@ -255,8 +255,8 @@ def choose_by_loo(fits: dict):
             f"{runner_up} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f}); "
             f"stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items()))
     rough = [str(k) for k, w in table["warning"].items() if w] if "warning" in table else []
-    if rough:  # ArviZ flags Pareto k > 0.7: the LOO estimate of that fit is itself uncertain
-        note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k > 0.7 at some points), so read the "
+    if rough:  # ArviZ flags Pareto k above min(1 - 1/log10 S, 0.7): the LOO estimate of that fit is itself uncertain
+        note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k above ArviZ's ~0.7 threshold at some points), so read the "
                  "difference as a rough guide")
     return fits[best], note
 
@@ -351,14 +351,14 @@ def cmd_breaks(args) -> int:
 def cmd_reach(args) -> int:
     fit = load_fit(args.fit)
     target = args.target[0] if len(args.target) == 1 else args.target
-    result = fit.reach(target, prob=args.prob, x_max=args.x_max, direction=args.direction)
+    result = fit.reach(target, prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
     if args.json:
         print_json(result.to_dict() if len(args.target) == 1 else result.to_dict(orient="records"))
         return 0
     levels = ", ".join(f"{t:g}" for t in args.target)
     print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {levels} "
           f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval; prob_before_data: "
-          f"already there at the smallest fitted x, so an answer of x_min means 'x_min or earlier')")
+          f"already there where the search starts, so an answer of that x means 'there or earlier')")
     if len(args.target) == 1:
         for k, v in result.items():
             print(f"  {k:<17}{_fmt(float(v))}")
@@ -538,6 +538,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="down: first x at or below the target (loss, error); up: at or above it; "
                         "default: the way the curve moves across the data")
     p.add_argument("--x-max", type=float, help="search up to this x (default 1000x the largest fitted x)")
+    p.add_argument("--x-from", type=float, help="start the search at this x (default the smallest fitted x; "
+                   "e.g. the valley of a double-descent curve, with --direction up, to time its rise)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
 
     p = add("compare", cmd_compare, "compare fits of the same data by PSIS-LOO", [json_flag],

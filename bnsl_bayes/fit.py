@@ -26,8 +26,9 @@ class Fit:
     Intervals everywhere are central (equal-tailed) posterior intervals: the `prob` interval runs
     from the (1-prob)/2 to the (1+prob)/2 quantile. Forecasts, break positions and reach take
     their quantiles of log y or log x and exponentiate them; `summary` uses ArviZ on the natural
-    parameters (d, not log d), and quantiles interpolate between draws on the scale they are taken
-    on. Usually they agree to the last digits; where the posterior has a gap between modes (a
+    parameters (d, not log d). Forecast, break and summary quantiles interpolate between draws on
+    the scale they are taken on; `reach` does not (its quantiles are draws, so one falling among
+    draws that never reach the target stays inf). Usually they agree to the last digits; where the posterior has a gap between modes (a
     break in one of two places) the two medians can differ by the width of that gap: trust
     `break_positions` for x, and read its interval, not the median alone, there.
 
@@ -64,6 +65,13 @@ class Fit:
 
         if self._index is None:
             return self.idata
+        kept = np.flatnonzero(self.chain_weights > 0)
+        if np.allclose(self.chain_weights[kept], self.chain_weights[kept[0]]):
+            # Chain stacking keeps a subset of chains with equal weights: LOO reads those chains' draws
+            # once each. The resampled mix repeats them, which leaves elpd alone but skews the Pareto k
+            # diagnostics and ArviZ's k threshold, both of which depend on the number of distinct draws.
+            return az.InferenceData(posterior=self.idata.posterior.isel(chain=kept),
+                                    log_likelihood=self.idata.log_likelihood.isel(chain=kept))
         return az.InferenceData(posterior=self.posterior,
                                 log_likelihood=fc.take_draws(self.idata.log_likelihood, self._index))
 
@@ -152,25 +160,32 @@ class Fit:
                              "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond,
                              "slope_change": c_med, "slope_change_lower": c_lo, "slope_change_upper": c_hi})[cols]
 
-    def reach_range(self, x_max: float | None = None) -> tuple[float, float]:
-        """(x_min, x_max) that `reach` searches: from the smallest fitted x to x_max (default 1000 x
-        the largest fitted x), which must be a finite number above x_min."""
-        x_lo = float(self.x.min())
+    def reach_range(self, x_max: float | None = None, x_from: float | None = None) -> tuple[float, float]:
+        """(start, end) of the x range `reach` searches: from x_from (default the smallest fitted x)
+        to x_max (default 1000 x the largest fitted x), finite positive numbers with start < end."""
+        x_lo = float(self.x.min()) if x_from is None else float(x_from)
+        if not (np.isfinite(x_lo) and x_lo > 0):
+            raise ValueError(f"x_from={x_lo} must be a finite number > 0")
         x_max = float(x_max) if x_max is not None else 1e3 * float(self.x.max())
         if not (np.isfinite(x_max) and x_max > x_lo):  # inf would make a grid of nan, read as "reached"
-            raise ValueError(f"x_max={x_max} must be a finite number above the smallest fitted x ({x_lo})")
+            where = "the smallest fitted x" if x_from is None else "x_from"
+            raise ValueError(f"x_max={x_max} must be a finite number above {where} ({x_lo})")
         return x_lo, x_max
 
     def reach_draws(self, target, x_max: float | None = None, n_grid: int = 2000,
-                    direction: str | None = None) -> np.ndarray:
+                    direction: str | None = None, x_from: float | None = None) -> np.ndarray:
         """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
 
         target: one level (returns shape (draws,)) or a sequence of levels (shape (levels, draws));
         the curve grid is evaluated once for all of them.
         direction: "down" (first x where the curve is at or below the target: loss, error) or "up"
-        (at or above it: a rising stretch, such as the rise in double descent). Default: the way
-        the posterior median curve moves across the fitted window. A target already passed inside
-        the window is reached there, not at x_max.
+        (at or above it). Default: the way the posterior median curve moves across the searched
+        part of the fitted window (for a curve that falls and rises again inside it, say which you
+        mean: a level below the valley is "down" and never reached, but "up" and reached at once). A target already passed inside the window is reached there, not
+        at x_max. The search starts at x_from (default the smallest fitted x) and answers the first x
+        from there: to time the rise of a double-descent curve that starts above the target, start
+        the search in the valley (x_from at its bottom, direction="up"); from the smallest x the
+        curve is already above the target and the answer is that x.
         """
         targets = np.atleast_1d(np.asarray(target, dtype=float))
         bad = ~(np.isfinite(targets) & (targets > 0))
@@ -179,7 +194,7 @@ class Fit:
                              + (f" (first bad entry at position {int(np.argmax(bad))})" if bad.any() else ""))
         if direction not in (None, "down", "up"):
             raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
-        x_lo, x_max = self.reach_range(x_max)
+        x_lo, x_max = self.reach_range(x_max, x_from)
         grid = np.geomspace(x_lo, x_max, n_grid)
         grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
         curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
@@ -187,13 +202,13 @@ class Fit:
             # From the trend over the data, not from where the target sits relative to the last point:
             # a falling curve asked for a level just above its last value has reached it inside the
             # window (deciding by the last value sent such a query upwards, answering x = x_min).
-            end = min(np.searchsorted(grid, self.x.max()), n_grid - 1)
+            end = min(max(np.searchsorted(grid, self.x.max()), 1), n_grid - 1)
             direction = "down" if np.median(curves[:, end]) <= np.median(curves[:, 0]) else "up"
         xs = np.stack([fc.crossing_x(curves, grid, np.log(t), below=direction == "down") for t in targets])
         return xs if np.ndim(target) else xs[0]
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None,
-              direction: str | None = None):
+              direction: str | None = None, x_from: float | None = None):
         """When the curve reaches `target`: the posterior of that x.
 
         Returns median, lower, upper (central `prob` interval, inf where fewer draws than needed
@@ -203,14 +218,16 @@ class Fit:
         searched (default 1000 x the largest fitted x): a Series for one target, a DataFrame with
         one row per target for a sequence of them. direction: "down" (loss, error: first x at or below the
         target), "up" (at or above it) or None: the way the curve moves across the fitted data.
+        x_from: where the search starts (default the smallest fitted x; `reach_draws` says how to
+        time the rise of a double-descent curve); prob_before_data is then the share already there.
         Draws that never reach the target count as x = inf, so when prob_reached is just above q
         the q-quantile sits among the largest x any draw reaches and moves with x_max: read prob_reached
         first (a target just above the fitted floor is reached or not depending on the drift past
         the data, whose sign is unknown).
         """
         prob = check_prob(prob)
-        x_min, x_max = self.reach_range(x_max)
-        xs = self.reach_draws(target, x_max, direction=direction)
+        x_min, x_max = self.reach_range(x_max, x_from)
+        xs = self.reach_draws(target, x_max, direction=direction, x_from=x_from)
         if not np.ndim(target):
             return fc.reach_summary(xs, target, prob, x_min, x_max)
         return pd.DataFrame([fc.reach_summary(row, t, prob, x_min, x_max)

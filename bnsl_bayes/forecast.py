@@ -140,15 +140,15 @@ def summarize(draws: xr.DataArray, prob: float) -> pd.DataFrame:
     from scipy.special import logsumexp
 
     ly = draws.values.reshape(-1, draws.sizes["x"])
-    lo, med, hi = np.exp(np.quantile(ly, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=0))
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # an interval end or mean past the float range is inf, as it should be
+        lo, med, hi = np.exp(np.quantile(ly, [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=0))
         mean = np.exp(logsumexp(ly, axis=0) - np.log(len(ly)))
     return pd.DataFrame({"x": draws["x"].values, "median": med, "mean": mean, "lower": lo, "upper": hi})
 
 
 def reach_summary(xs: np.ndarray, target: float, prob: float, x_min: float, x_max: float) -> pd.Series:
     """`Fit.reach`'s answer from per-draw crossing x (`Fit.reach_draws`; inf = not reached by x_max,
-    x_min = already there at the smallest fitted x, where the search starts)."""
+    x_min = already there where the search starts: the smallest fitted x unless asked otherwise)."""
     # No interpolation between draws: a quantile falling among draws that never reach stays inf.
     lo, med, hi = np.quantile(xs, [(1 - prob) / 2, 0.5, (1 + prob) / 2], method="inverted_cdf")
     return pd.Series({"target": float(target), "median": med, "lower": lo, "upper": hi,

@@ -167,12 +167,12 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50):
     return fig, ax
 
 
-def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None):
+def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None, x_from=None):
     """Posterior density of the x where the noise-free curve first reaches `target`.
 
     Draws that never reach it by x_max (default 1000x the largest fitted x, as in `Fit.reach`)
-    are not in the histogram; their share is in the title as 1 - P(reached). direction as in
-    `Fit.reach`. Returns (fig, ax).
+    are not in the histogram; their share is in the title as 1 - P(reached). direction and
+    x_from as in `Fit.reach`. Returns (fig, ax).
     """
     from .forecast import reach_summary
     from .validate import check_prob
@@ -181,9 +181,9 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
         raise ValueError(f"plot_reach draws one target; got {np.size(target)} (call it once per target, "
                          "or use Fit.reach for a table of several)")
     fig, ax = _axes(ax)
-    x_min, x_max = fit.reach_range(x_max)
+    x_min, x_max = fit.reach_range(x_max, x_from)
     # One evaluation of the curve grid serves both the histogram and the summary in the title.
-    xs = fit.reach_draws(target, x_max=x_max, direction=direction)
+    xs = fit.reach_draws(target, x_max=x_max, direction=direction, x_from=x_from)
     summary = reach_summary(xs, target, check_prob(prob), x_min, x_max)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
