@@ -47,7 +47,7 @@ def test_density_integrates_the_drift_out(addition_fit):
     """The predictive density with drift equals the mixture over draws of Normal(mu, noise^2 + drift^2),
     and the Student-t likelihood's density agrees with it when the t is practically normal."""
     drift = fc.Drift(float(addition_fit.x.min()), float(addition_fit.x.max()), 0.05, seed=0)
-    post = addition_fit.posterior
+    post = addition_fit.posterior.drop_vars("nu", errors="ignore")  # the same draws read as a normal likelihood
     x, y = np.array([800.0, 5e3]), np.array([0.75, 0.4])
     mu = fc.log_curve_draws(post, x).values.reshape(-1, 2)
     sd = np.sqrt(post["noise"].values.reshape(-1, 1) ** 2 + drift.sd(x) ** 2)
@@ -61,7 +61,9 @@ def test_reach_sees_the_drift(addition_fit):
     """Without drift every draw follows its law; with it, when the curve reaches a target far away is
     less certain."""
     plain, drifted = with_drift(addition_fit, 0.0), with_drift(addition_fit, 0.05)
-    target = float(np.exp(np.median(np.log(plain.draws([900.0], kind="curve").values))))
+    # Far enough past the data (736) that the drift, not the Monte Carlo error of a 50% interval from
+    # 600 draws, sets the width (at 900 the two were within 4% of each other).
+    target = float(np.exp(np.median(np.log(plain.draws([5000.0], kind="curve").values))))
     r0, r1 = plain.reach(target, prob=0.5), drifted.reach(target, prob=0.5)
     assert np.isfinite(r1.upper) and np.log(r1.upper / r1.lower) > np.log(r0.upper / r0.lower), (r0, r1)
 

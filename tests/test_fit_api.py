@@ -177,7 +177,7 @@ def test_reach_times_the_rise_of_a_double_descent_curve_from_its_valley():
 
 def test_summary_rows_and_medians(fit1):
     s = fit1.summary(prob=0.9)
-    assert list(s.index) == ["a", "log_b", "c0", "c[1]", "d[1]", "f[1]", "sigma"]
+    assert list(s.index) == ["a", "log_b", "c0", "c[1]", "d[1]", "f[1]", "sigma", "nu"]  # bnsl-1: Student-t
     assert list(s.columns) == ["median", "mad", "eti_5%", "eti_95%"]
     post = fit1.posterior
     assert s.loc["d[1]", "median"] == pytest.approx(float(np.exp(np.median(post["log_d"].values))), rel=1e-6)
@@ -225,10 +225,14 @@ def test_unconverged_fit_warns_with_remedy(fit1):
 
 
 def _mixed(fit1):
-    """fit1 with chain 2 replaced by chain 1's draws in reverse order: r_hat ~ 1, no divergences."""
+    """fit1 with both chains holding chain 1's draws, each in its own random order: no trend within a
+    chain and none between them, so r_hat ~ 1 (a reversed copy kept any trend of chain 1 and let the
+    split r_hat see it), no divergences."""
     idata = fit1.idata.copy()
+    order = [np.random.default_rng(k).permutation(idata.posterior.sizes["draw"]) for k in (0, 1)]
     for v in idata.posterior.data_vars:
-        idata.posterior[v].values[1] = idata.posterior[v].values[0][::-1]
+        first = idata.posterior[v].values[0].copy()
+        idata.posterior[v].values[0], idata.posterior[v].values[1] = first[order[0]], first[order[1]]
     idata.sample_stats["diverging"] = idata.sample_stats["diverging"] & False
     return bnsl_bayes.Fit(idata)
 
