@@ -45,8 +45,12 @@ class _Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------------------- input
 
 
-def read_table(path) -> "pd.DataFrame":  # noqa: F821
-    """A CSV or Parquet file as a DataFrame; a missing, empty or unreadable file is a ValueError."""
+def read_table(path, text_columns=()) -> "pd.DataFrame":  # noqa: F821
+    """A CSV or Parquet file as a DataFrame; a missing, empty or unreadable file is a ValueError.
+
+    text_columns (group columns) are read from a CSV as text: they name curves, and read as
+    numbers the runs '01' and '1' would merge into one curve.
+    """
     import numpy as np
     import pandas as pd
 
@@ -66,7 +70,7 @@ def read_table(path) -> "pd.DataFrame":  # noqa: F821
         try:
             # Blank lines are kept while reading so that each row's line in the file is known
             # (error messages cite it), then dropped: they hold no measurement.
-            df = pd.read_csv(io.StringIO(raw), skip_blank_lines=False)
+            df = pd.read_csv(io.StringIO(raw), skip_blank_lines=False, dtype={c: str for c in text_columns})
         except pd.errors.EmptyDataError:
             raise ValueError(f"{path} is empty") from None
         except pd.errors.ParserError as e:
@@ -275,7 +279,7 @@ def cmd_fit(args) -> int:
         spec = load_spec(args.spec, breaks=args.breaks)  # checked before any data is read
     breaks = 1 if args.breaks is None else args.breaks
     data_path = Path(args.data)
-    df = read_table(data_path)
+    df = read_table(data_path, text_columns=args.group or ())
     require_columns(df, [args.x, args.y, *(args.group or [])], data_path)
     df = numeric_columns(df, [args.x, args.y], data_path)
     groups = list(curves(df, args.group))

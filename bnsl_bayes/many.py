@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .fit import R_HAT_LIMIT, Fit, fit
-from .sampling import sampler_settings
+from .sampling import check_sampler_settings, sampler_settings
 from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
 from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
 from .validate import check_group_columns
@@ -38,6 +38,12 @@ from .validate import check_group_columns
 DEFAULT_LOCAL_WORKERS = 1
 FIT_OPTIONS = (*SAMPLER_KEYS, "cores", "stack_chains")  # what **fit_options may set
 _NOT_IN_FINGERPRINT = ("cores",)  # threads per fit change speed, not draws
+_FIT_DEFAULTS = {"stack_chains": False}  # `fit`'s own defaults: passing one changes nothing
+
+
+def group_columns(group) -> list:
+    """The group columns as a list: a list or tuple names several columns, anything else one."""
+    return list(group) if isinstance(group, (list, tuple)) else [group]
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,9 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     # The (x, y) pairs as given, invalid ones included (fixing a bad row refits), in an order that
     # does not depend on the table's row order: `fit` sorts them, so row order changes nothing.
     pairs = sorted(zip(x.tolist(), y.tolist()), key=repr)
-    # Sampler settings as the fit will use them: passing a spec's own default changes nothing.
+    # Settings as the fit will use them: passing a spec's or fit's own default changes nothing.
     resolved = {**sampler_settings(spec, {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}),
-                **{k: v for k, v in sampler.items() if k not in SAMPLER_KEYS}}
+                **{k: v for k, v in sampler.items() if k not in SAMPLER_KEYS and _FIT_DEFAULTS.get(k, k) != v}}
     payload = {
         "store_format": STORE_FORMAT,
         "xy": pairs,
@@ -103,15 +109,17 @@ def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: Mode
     """Split the long table into one task per curve (sorted by key)."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame in long format, got {type(data).__name__}")
-    cols = [group] if isinstance(group, str) else list(group)
+    cols = group_columns(group)
     if not cols:
         raise ValueError("group must name at least one column")
+    if data.empty:
+        raise ValueError("data has no rows: nothing to fit")
     missing = [c for c in (x, y, *cols) if c not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the data; its columns are {list(data.columns)}")
     check_group_columns(data, cols)
     tasks = []
-    for key, part in data.groupby(group if isinstance(group, str) else cols, sort=True):
+    for key, part in data.groupby(cols[0] if len(cols) == 1 else cols, sort=True):
         s = curve_seed(seed, key)
         tasks.append(CurveTask(key, curve_id(key), fingerprint(part[x], part[y], spec, s, sampler), s,
                                part[x], part[y]))
@@ -230,15 +238,27 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
         raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        if client is not None:
+            raise ValueError("workers counts local processes; with a Dask client the cluster's workers run "
+                             "the curves: give one or the other")
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
+    # Checked once here: a bad setting would otherwise fail every curve, one record at a time,
+    # replacing each curve's earlier result with an error.
+    check_sampler_settings(sampler_settings(spec, {k: v for k, v in fit_options.items() if k in SAMPLER_KEYS}),
+                           fit_options.get("cores"))
     if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
         fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
     tasks = curve_tasks(data, x, y, group, int(seed), spec, fit_options)
-    group = group if isinstance(group, str) else list(group)
+    cols = group_columns(group)
+    group = cols[0] if len(cols) == 1 else cols
 
     outcomes: dict = {}
     todo = tasks
     st = None
+    elsewhere: list = []
     if store is not None:
         st = Store(store, group)
         store = str(st.path)
@@ -246,11 +266,13 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
     with st.lock() if st else nullcontext():
         if st is not None:
             st.sweep_temp()
+            records = st.records()  # one listing: a rerun of thousands of curves must not list per curve
+            elsewhere = sorted(set(records) - {t.cid for t in tasks})
             todo = []
             for t in tasks:
                 path = st.fit_path(t.cid, t.fingerprint)
-                if path.exists():
-                    st.prune(t.cid, keep=path)  # a stale sibling survives only a crash mid-replace
+                if path in records.get(t.cid, []):
+                    st.prune(t.cid, keep=path, paths=records[t.cid])  # a stale sibling survives only a crash mid-replace
                     outcomes[t.key] = Outcome(t.key, "skipped", path=str(path))
                 else:
                     todo.append(t)
@@ -268,7 +290,7 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
                 outcomes[out.key] = out
                 bar.update()
     ordered = {t.key: outcomes[t.key] for t in tasks}
-    return ManyResult(ordered, Path(store) if store else None, time.perf_counter() - t0)
+    return ManyResult(ordered, Path(store) if store else None, time.perf_counter() - t0, not_in_data=elsewhere)
 
 
 @dataclass
@@ -278,6 +300,9 @@ class ManyResult:
     outcomes: dict
     store: Path | None
     seconds: float
+    # Curve ids (file-name stems) the store holds that this run's data does not: kept, and read
+    # by load_store with the rest; delete their files to drop them.
+    not_in_data: list = field(default_factory=list)
     _fits: LazyFits | None = field(default=None, repr=False)
 
     @property
@@ -325,6 +350,11 @@ class ManyResult:
                          "(check with load_store(...).diagnostics())")
         for reason in self.failed.values():
             lines.append(f"  failed: {reason}")
+        if self.not_in_data:
+            n = len(self.not_in_data)
+            shown = ", ".join(self.not_in_data[:5]) + (" ..." if n > 5 else "")
+            lines.append(f"  {n} curve{'s' * (n != 1)} in the store {'are' if n != 1 else 'is'} not in this data "
+                         f"(kept, and read by load_store; delete the files to drop them): {shown}")
         if self.store:
             lines.append(f"  store: {self.store}")
         return "\n".join(lines)
@@ -353,7 +383,7 @@ def add_fit_many_command(subparsers):
                    help="the monotone spec bnsl-<breaks>-monotone: no segment of the curve rises (not with --spec)")
     p.add_argument("--seed", type=int, default=0, help="base seed; each curve's seed derives from it and its key")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: local)")
-    p.add_argument("--workers", type=int,
+    p.add_argument("--workers", type=_positive_int,
                    help="local worker processes (default 1; 2 was 1.6x faster for 200 curves on 2 cores)")
     for name in ("chains", "tune", "draws"):
         p.add_argument(f"--{name}", type=int, help=f"sampler {name} (default: the spec's)")
@@ -361,6 +391,18 @@ def add_fit_many_command(subparsers):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit_many_command)
     return p
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number >= 1")
+    return value
 
 
 def run_fit_many_command(args) -> int:
@@ -379,7 +421,7 @@ def run_fit_many_command(args) -> int:
             return 2
         spec = shipped_name(args.breaks if args.breaks is not None else 1, monotone=True)
     try:
-        data = read_table(args.data)
+        data = read_table(args.data, text_columns=args.group)
         require_columns(data, [args.x, args.y, *args.group], args.data)
         # Text cells parsed here: one stray word would otherwise make pandas read the whole column
         # as text and every curve would fail, each naming a valid cell. Cells that are not numbers

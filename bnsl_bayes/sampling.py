@@ -15,6 +15,7 @@ import numpy as np
 from .model import CurveData, build_model
 from .spec import ModelSpec
 
+BACKENDS = ("nutpie", "pymc", "numpyro")
 _COMPILED: dict[str, object] = {}
 _LOCK = threading.Lock()
 
@@ -34,7 +35,8 @@ def compiled_model(spec: ModelSpec, data: CurveData):
 
 
 def check_sampler_settings(settings: dict, cores) -> None:
-    """Reject settings the samplers would crash on or silently misuse, naming the option.
+    """Reject settings the samplers would crash on or silently misuse, naming the option
+    (`fit_many` calls it before any curve, so a typo cannot turn every curve into a failure).
 
     (nutpie panics with tune=0 and returns an empty posterior with draws=0.)
     """
@@ -42,6 +44,10 @@ def check_sampler_settings(settings: dict, cores) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
 
+    if settings.get("backend", "nutpie") not in BACKENDS:
+        raise ValueError(f"unknown backend {settings['backend']!r}; use {', '.join(map(repr, BACKENDS))}")
+    if settings.get("mass_matrix", "diag") not in ("diag", "low_rank"):
+        raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     whole("chains", settings["chains"], 1)
     whole("draws", settings["draws"], 1)
     whole("tune", settings["tune"], 1)
@@ -72,12 +78,10 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
     """
     settings = sampler_settings(spec, overrides)
-    backend = settings.pop("backend")
-    if settings["mass_matrix"] not in ("diag", "low_rank"):
-        raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     check_sampler_settings(settings, cores)
+    backend = settings.pop("backend")
     if backend != "nutpie" and settings["mass_matrix"] != "diag":
         # PyMC's and NumPyro's NUTS adapt a diagonal mass matrix here; record what was used.
         settings["mass_matrix"] = "diag"
@@ -97,8 +101,8 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
         with build_model(spec, data):
             idata = pm.sample(**common, random_seed=int(seed), nuts_sampler=backend, progressbar=progress,
                               compute_convergence_checks=False, idata_kwargs={"log_likelihood": False})
-    else:
-        raise ValueError(f"unknown backend {backend!r}; use 'nutpie', 'pymc' or 'numpyro'")
+    else:  # unreachable: check_sampler_settings refused it
+        raise AssertionError(backend)
     return _tidy(idata), {"backend": backend, **settings}
 
 

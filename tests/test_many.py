@@ -134,6 +134,51 @@ def test_bad_usage_raises_before_fitting(tmp_path):
     fit_many(df, "n", "loss", "task", store=tmp_path, **OPTS)
     with pytest.raises(ValueError, match="keyed by 'task'"):
         fit_many(df.assign(t2=df.task), "n", "loss", "t2", store=tmp_path)
+    # A bad sampler setting is refused once, before any curve: it used to fail every curve and
+    # replace each one's finished fit with an error record.
+    before = store_files(tmp_path)
+    for bad, needle in (({"chains": 0}, "chains must be an integer >= 1"),
+                        ({"backend": "stan"}, "unknown backend 'stan'"),
+                        ({"target_accept": 1.5}, "target_accept")):
+        with pytest.raises(ValueError, match=needle):
+            fit_many(df, "n", "loss", "task", store=tmp_path, **{**OPTS, **bad})
+    assert store_files(tmp_path) == before
+    for workers, needle in ((0, "workers must be an integer >= 1"), (2.5, "workers must be")):
+        with pytest.raises(ValueError, match=needle):
+            fit_many(df, "n", "loss", "task", workers=workers, **OPTS)
+    with pytest.raises(ValueError, match="give one or the other"):
+        fit_many(df, "n", "loss", "task", workers=2, client="tcp://127.0.0.1:1", **OPTS)
+    with pytest.raises(ValueError, match="data has no rows"):
+        fit_many(df.iloc[:0], "n", "loss", "task", **OPTS)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file; a store is a directory"):
+        fit_many(df, "n", "loss", "task", store=tmp_path / "file", **OPTS)
+    # the same group given as a list, and fit's own default passed explicitly, change nothing
+    again = fit_many(df, "n", "loss", ["task"], store=tmp_path, stack_chains=False, **OPTS)
+    assert again.skipped == ["a", "b"] and again.done == []
+
+
+def test_store_tables_keys_and_curves_left_out(tmp_path):
+    """A group column named like a result column keeps its name (the result's becomes fit_<name>);
+    load_store gives keys in order; curves the store holds but the data no longer has are reported."""
+    df = pd.concat([long_table("ab").assign(seed=s) for s in (2, 1)], ignore_index=True)
+    run = fit_many(df, "n", "loss", ["task", "seed"], store=tmp_path, **OPTS)
+    s = load_store(tmp_path)
+    assert s.keys == [("a", 1), ("a", 2), ("b", 1), ("b", 2)] == list(run.fits)
+    diag = s.diagnostics()
+    assert list(diag.columns[:2]) == ["task", "seed"] and list(diag["seed"]) == [1, 2, 1, 2]
+    assert list(diag["fit_seed"]) == [run.fits[k].seed for k in s.keys]
+    fewer = fit_many(df[df.task == "a"], "n", "loss", ["task", "seed"], store=tmp_path, **OPTS)
+    assert fewer.skipped == [("a", 1), ("a", 2)] and len(fewer.not_in_data) == 2
+    assert all(cid.startswith("b-") for cid in fewer.not_in_data)
+    assert "2 curves in the store are not in this data" in fewer.summary()
+    # fits saved by `fit` into a directory are not a store: refused before it becomes a mixed one
+    loose = tmp_path / "loose"
+    run.fits[("a", 1)].save(loose / "a.nc")
+    with pytest.raises(ValueError, match=r"already holds fits that are not a fit_many store \(a.nc"):
+        fit_many(df, "n", "loss", ["task", "seed"], store=loose, **OPTS)
+    from bnsl_bayes.store import curve_id
+    assert not curve_id("-α").startswith("-")
 
 
 def _cli(argv) -> int:
@@ -168,6 +213,15 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
 
     assert _cli([*argv[:3], "steps", *argv[4:]]) == 2
     assert "'steps'" in capsys.readouterr().err
+    # group cells are names: runs '01' and '1' are two curves, not one of 20 points
+    padded = tmp_path / "padded.csv"
+    long_table(["01", "1"]).to_csv(padded, index=False)
+    assert _cli([*argv[:1], str(padded), *argv[2:9], str(tmp_path / "s3"), *argv[10:]]) == 0
+    assert "2 curves" in capsys.readouterr().out
+    assert sorted(load_store(tmp_path / "s3").keys) == ["01", "1"]
+    with pytest.raises(SystemExit) as e:
+        _cli([*argv, "--workers", "0"])
+    assert e.value.code == 2
     with pytest.raises(SystemExit) as e:
         _cli(["fit-many", str(data), "--x", "n"])
     assert e.value.code == 2
