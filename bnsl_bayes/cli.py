@@ -259,8 +259,9 @@ def choose_by_loo(fits: dict):
             f"{runner_up} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f}); "
             f"stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items()))
     rough = [str(k) for k, w in table["warning"].items() if w] if "warning" in table else []
-    if rough:  # ArviZ flags Pareto k above min(1 - 1/log10 S, 0.7): the LOO estimate of that fit is itself uncertain
-        note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k above ArviZ's ~0.7 threshold at some points), so read the "
+    if rough:  # ArviZ flags Pareto k above min(1 - 1/log10 S, 0.7): that fit's LOO is itself uncertain
+        note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k above ArviZ's ~0.7 threshold at "
+                 "some points), so read the "
                  "difference as a rough guide")
     return fits[best], note
 

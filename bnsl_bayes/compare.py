@@ -39,10 +39,10 @@ def compare(fits, method: str = "stacking") -> pd.DataFrame:
     """PSIS-LOO comparison (ArviZ) of fits of the same data, best first.
 
     Columns follow `arviz.compare`: elpd_loo, p_loo, elpd_diff, weight (stacking weights by
-    default), se, dse, warning. warning is True when PSIS-LOO is unreliable for that fit: some observation's Pareto k
-    is above ArviZ's threshold, min(1 - 1/log10(S), 0.7) for S draws (0.70 for the shipped bnsl-1's
-    4000, 0.697 for bnsl-0's and bnsl-2's 2000), common with a dozen points and a break near one of them: read its
-    elpd_loo as approximate. Pass a list of fits (named by spec) or a dict name -> fit.
+    default), se, dse, warning. warning is True when PSIS-LOO is unreliable for that fit: some
+    observation's Pareto k is above ArviZ's threshold, min(1 - 1/log10(S), 0.7) for S draws (0.70
+    for the shipped bnsl-1's 4000, 0.697 for bnsl-0's and bnsl-2's 2000), common with a dozen points
+    and a break near one of them: read its elpd_loo as approximate. Pass a list of fits (named by spec) or a dict name -> fit.
     """
     import warnings
 

@@ -28,7 +28,8 @@ class Fit:
     their quantiles of log y or log x and exponentiate them; `summary` uses ArviZ on the natural
     parameters (d, not log d). Forecast, break and summary quantiles interpolate between draws on
     the scale they are taken on; `reach` does not (its quantiles are draws, so one falling among
-    draws that never reach the target stays inf). Usually they agree to the last digits; where the posterior has a gap between modes (a
+    draws that never reach the target stays inf). Usually they agree to the last digits; where the
+    posterior has a gap between modes (a
     break in one of two places) the two medians can differ by the width of that gap: trust
     `break_positions` for x, and read its interval, not the median alone, there.
 
@@ -181,8 +182,8 @@ class Fit:
         direction: "down" (first x where the curve is at or below the target: loss, error) or "up"
         (at or above it). Default: the way the posterior median curve moves across the searched
         part of the fitted window (for a curve that falls and rises again inside it, say which you
-        mean: a level below the valley is "down" and never reached, but "up" and reached at once). A target already passed inside the window is reached there, not
-        at x_max. The search starts at x_from (default the smallest fitted x) and answers the first x
+        mean: a level below the valley is "down" and never reached, but "up" and reached at once).
+        A target already passed inside the window is reached there, not at x_max. The search starts at x_from (default the smallest fitted x) and answers the first x
         from there: to time the rise of a double-descent curve that starts above the target, start
         the search in the valley (x_from at its bottom, direction="up"); from the smallest x the
         curve is already above the target and the answer is that x.

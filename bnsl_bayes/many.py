@@ -23,7 +23,7 @@ import pandas as pd
 from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import check_sampler_settings, sampler_settings
 from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
-from .store import STORE_FORMAT, LazyFits, Store, curve_id, key_json, key_values
+from .store import STORE_FORMAT, LazyFits, Store, curve_id, group_columns, key_json, key_values
 from .validate import check_group_columns
 
 # How the default local run uses this 2-core machine (benchmarks/throughput.py, 200 curves of 12
@@ -39,11 +39,6 @@ DEFAULT_LOCAL_WORKERS = 1
 FIT_OPTIONS = (*SAMPLER_KEYS, "cores", "stack_chains")  # what **fit_options may set
 _NOT_IN_FINGERPRINT = ("cores",)  # threads per fit change speed, not draws
 _FIT_DEFAULTS = {"stack_chains": False}  # `fit`'s own defaults: passing one changes nothing
-
-
-def group_columns(group) -> list:
-    """The group columns as a list: a list or tuple names several columns, anything else one."""
-    return list(group) if isinstance(group, (list, tuple)) else [group]
 
 
 @dataclass(frozen=True)
@@ -94,7 +89,8 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     pairs = sorted(zip(x.tolist(), y.tolist()), key=repr)
     # Settings as the fit will use them: passing a spec's or fit's own default changes nothing.
     resolved = {**sampler_settings(spec, {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}),
-                **{k: v for k, v in sampler.items() if k not in SAMPLER_KEYS and _FIT_DEFAULTS.get(k, k) != v}}
+                **{k: v for k, v in sampler.items()
+                   if k not in SAMPLER_KEYS and not (k in _FIT_DEFAULTS and _FIT_DEFAULTS[k] == v)}}
     payload = {
         "store_format": STORE_FORMAT,
         "xy": pairs,
@@ -272,7 +268,8 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
             for t in tasks:
                 path = st.fit_path(t.cid, t.fingerprint)
                 if path in records.get(t.cid, []):
-                    st.prune(t.cid, keep=path, paths=records[t.cid])  # a stale sibling survives only a crash mid-replace
+                    # a stale sibling survives only a crash mid-replace
+                    st.prune(t.cid, keep=path, paths=records[t.cid])
                     outcomes[t.key] = Outcome(t.key, "skipped", path=str(path))
                 else:
                     todo.append(t)

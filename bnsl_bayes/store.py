@@ -45,6 +45,11 @@ _FIT = ".nc"
 _ERROR = ".error.json"
 
 
+def group_columns(group) -> list:
+    """The group columns as a list: a list or tuple names several columns, anything else one."""
+    return list(group) if isinstance(group, (list, tuple)) else [group]
+
+
 def key_values(key) -> list:
     """A curve key as a list of JSON values (one per group column)."""
     parts = key if isinstance(key, tuple) else (key,)
@@ -79,11 +84,11 @@ class Store:
         self.path = Path(path)
         meta = self.path / _META
         if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or existing one)")
+            raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or "
+                             "existing one)")
         if meta.is_file():
             stored = json.loads(meta.read_text())
-            as_list = lambda g: list(g) if isinstance(g, (list, tuple)) else [g]  # noqa: E731  'a' == ['a']
-            if group is not None and as_list(stored["group"]) != as_list(group):
+            if group is not None and group_columns(stored["group"]) != group_columns(group):  # 'a' == ['a']
                 raise ValueError(f"store {self.path} holds curves keyed by {stored['group']!r}, not {group!r}; "
                                  "use another store directory")
             self.group = stored["group"]
@@ -101,11 +106,11 @@ class Store:
     # keys ----------------------------------------------------------------------------------------
     @property
     def columns(self) -> list[str]:
-        return [self.group] if isinstance(self.group, str) else list(self.group)
+        return group_columns(self.group)
 
     def _key(self, values: list):
         """Back from JSON values to the key shape the user grouped by (scalar for one column)."""
-        return values[0] if isinstance(self.group, str) else tuple(values)
+        return tuple(values) if isinstance(self.group, (list, tuple)) else values[0]
 
     # records -------------------------------------------------------------------------------------
     def records(self) -> dict[str, list[Path]]:
