@@ -44,9 +44,10 @@ def check_sampler_settings(settings: dict, cores) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
 
-    if settings.get("backend", "nutpie") not in BACKENDS:
+    # `settings` is sampler_settings' output: every key is there.
+    if settings["backend"] not in BACKENDS:
         raise ValueError(f"unknown backend {settings['backend']!r}; use {', '.join(map(repr, BACKENDS))}")
-    if settings.get("mass_matrix", "diag") not in ("diag", "low_rank"):
+    if settings["mass_matrix"] not in ("diag", "low_rank"):
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     whole("chains", settings["chains"], 1)
     whole("draws", settings["draws"], 1)
