@@ -153,12 +153,16 @@ def record_failure(task: CurveTask, job: Job, reason: str, store: Store | None =
 def _collect(completed, task_of: dict, job: Job, check_path: bool = False):
     """Yield an Outcome per finished future; a future that raised (worker killed, pool broken) fails its curve."""
     for fut in completed:
-        task = task_of[fut]
+        task = task_of.pop(fut)
         try:
             out = fut.result()
         except Exception as e:
             yield record_failure(task, job, f"task lost ({type(e).__name__}: {e}); rerun to retry")
             continue
+        finally:
+            # Dask recomputes a finished result lost with a dead worker for as long as a client
+            # holds its future: that rerun would write the curve again after fit_many returned.
+            getattr(fut, "release", lambda: None)()
         if check_path and out.path and not Path(out.path).exists():
             # Workers wrote somewhere this process cannot see: the store must be on a shared filesystem.
             out = Outcome(task.key, "failed", error=f"curve {task.key!r}: worker wrote {out.path}, which "

@@ -54,6 +54,34 @@ def test_bad_curve_on_dask_is_recorded_and_the_rest_finish(client, tmp_path):
     assert load_store(tmp_path).errors().task.tolist() == ["y"]
 
 
+def test_each_result_is_released_as_soon_as_it_is_collected(client, tmp_path):
+    # A worker that dies while the client still holds a finished curve's future makes the scheduler
+    # recompute that curve, which then writes to the store again after fit_many has returned (a
+    # stray temp file in CI). Each future must be let go the moment its outcome is yielded.
+    from bnsl_bayes.many import Job, _run_dask, curve_tasks
+    from bnsl_bayes.spec import load_spec
+
+    spec = load_spec(None, breaks=1)
+    tasks = curve_tasks(long_table("pq"), "n", "loss", "task", 0, spec, {})
+    job = Job(spec, dict(OPTS), str(tmp_path), "task")
+    outcomes = _run_dask(tasks, job, client)
+    first = next(outcomes)  # the other curve is still running or waiting for its result to be read
+    assert first.status == "done"
+    assert _held_after_a_moment(client, f"bnsl-fit-{first.key}-") == []
+    assert [o.status for o in outcomes] == ["done"]
+
+
+def _held_after_a_moment(client, prefix):
+    import time
+
+    for _ in range(50):  # Future.release() reaches the client's event loop asynchronously
+        held = [k for k in client.futures if str(k).startswith(prefix)]
+        if not held:
+            break
+        time.sleep(0.1)
+    return held
+
+
 def _die_mid_write_once(marker, victim):
     """Installed in each worker: the first time `victim`'s fit is saved, leave a partial file and die."""
     from pathlib import Path
