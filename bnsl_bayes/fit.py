@@ -245,7 +245,11 @@ class Fit:
         rhat = az.rhat(post[names])
         ess_b = az.ess(post[names], method="bulk")
         ess_t = az.ess(post[names], method="tail")
-        mn = lambda ds: float(np.nanmin([float(np.nanmin(ds[v].values)) for v in ds.data_vars]))  # noqa: E731
+        def mn(ds):  # smallest finite value; NaN (not an All-NaN warning) when a parameter never moved
+            vals = np.concatenate([np.ravel(ds[v].values) for v in ds.data_vars])
+            vals = vals[~np.isnan(vals)]
+            return float(vals.min()) if vals.size else float("nan")
+
         # (name, r_hat) of the worst parameter, break parameters named per break: "delta[1]"
         worst_name, worst_rhat = max(((f"{v}[{i + 1}]" if rhat[v].ndim else v, float(r))
                                       for v in rhat.data_vars for i, r in enumerate(np.atleast_1d(rhat[v].values))),

@@ -90,3 +90,67 @@ def test_spec_records_and_validates_drift(addition_fit, tmp_path):
     back = bnsl_bayes.load(tmp_path / "d.nc")
     assert back.drift == drifted.drift
     np.testing.assert_array_equal(back.forecast([1e4]).values, drifted.forecast([1e4]).values)
+
+
+def dense_t_plus_normal_logpdf(r, nu, scale, sd, n=400_001):
+    """The same lambda-mixture integral as `t_plus_normal_logpdf`, by brute force: a fixed, very wide
+    and very fine grid of log lambda, with no tuning to the arguments."""
+    h = nu / 2
+    u = np.linspace(-250.0, 12.0, n)
+    log_gamma_u = h * np.log(h) - special.gammaln(h) + h * u - h * np.exp(u)
+    var = scale**2 * np.exp(-u) + sd**2
+    terms = log_gamma_u - 0.5 * (np.log(2 * np.pi * var) + r**2 / var)
+    return special.logsumexp(terms) + np.log(u[1] - u[0])
+
+
+@pytest.mark.parametrize("nu", [0.3, 2.0, 30.0, 300.0])
+def test_t_plus_normal_density_matches_a_dense_reference(nu):
+    for scale in (1e-3, 0.05):
+        for sd in (1e-4, 0.2):
+            r = np.array([0.0, 3 * scale, 0.5, -5.0])
+            got = fc.t_plus_normal_logpdf(r, nu, scale, sd)
+            want = [dense_t_plus_normal_logpdf(v, nu, scale, sd) for v in r]
+            np.testing.assert_allclose(got, want, atol=1e-5, err_msg=f"nu={nu} scale={scale} sd={sd}")
+
+
+def test_t_plus_normal_density_is_the_convolution_and_has_the_right_limits():
+    from scipy import integrate
+
+    # the mixture identity itself, against the convolution of the two densities
+    for nu, scale, sd, r in [(3.0, 0.02, 0.03, 0.05), (0.7, 0.01, 0.005, -0.04), (40.0, 0.05, 0.02, 0.0)]:
+        conv, _ = integrate.quad(lambda s: stats.t.pdf(s, nu, scale=scale) * stats.norm.pdf(r - s, scale=sd),
+                                 -np.inf, np.inf, points=None, epsabs=0, epsrel=1e-10, limit=500)
+        assert fc.t_plus_normal_logpdf(r, nu, scale, sd) == pytest.approx(np.log(conv), abs=1e-6)
+    r = np.linspace(-0.3, 0.3, 13)
+    # no drift: the t itself; no t noise: the normal itself
+    np.testing.assert_allclose(fc.t_plus_normal_logpdf(r, 4.0, 0.03, 1e-12), stats.t.logpdf(r, 4.0, scale=0.03), atol=1e-8)
+    np.testing.assert_allclose(fc.t_plus_normal_logpdf(r, 4.0, 1e-12, 0.05), stats.norm.logpdf(r, scale=0.05), atol=1e-8)
+    # many draws at once (the chunked path) give what one draw at a time gives
+    rng = np.random.default_rng(1)
+    rr, nus = rng.normal(0, 0.1, (600, 3)), np.repeat(rng.uniform(1, 50, (600, 1)), 3, axis=1)
+    together = fc.t_plus_normal_logpdf(rr, nus, 0.02, 0.04)
+    np.testing.assert_allclose(together[[0, 299, 599]], [fc.t_plus_normal_logpdf(rr[i], nus[i], 0.02, 0.04) for i in (0, 299, 599)])
+    with pytest.raises(ValueError, match="nu must not vary along the last axis"):
+        fc.t_plus_normal_logpdf(np.zeros((2, 3)), np.array([[1.0, 2.0, 3.0]] * 2), 0.02, 0.04)
+
+
+def test_drift_below_and_above_the_window_are_independent():
+    d = fc.Drift(x_min=10.0, x_max=100.0, per_efold=0.05, seed=3)
+    x = np.array([10 / np.e, 50.0, 100 * np.e])
+    draws = d.draws((8000,), x)
+    assert np.all(draws[:, 1] == 0)
+    np.testing.assert_allclose(draws.std(axis=0)[[0, 2]], 0.05, rtol=0.05)
+    assert abs(np.corrcoef(draws[:, 0], draws[:, 2])[0, 1]) < 0.05
+    # past the largest x the drift is the stream it always was: forecasts there did not change
+    eta = np.random.default_rng(np.random.SeedSequence([3, 0xD21F7])).standard_normal((8000,))
+    np.testing.assert_allclose(draws[:, 2], 0.05 * eta)
+
+
+def test_a_repeated_x_gets_independent_noise(addition_fit):
+    one = addition_fit.draws([800.0]).values[..., 0]
+    twice = addition_fit.draws([800.0, 800.0]).values
+    np.testing.assert_array_equal(twice[..., 0], one)  # the first occurrence is the forecast at that x alone
+    # the second run at that x is a new run: its noise differs from the first's by about the noise scale
+    diff = np.log(twice[..., 1]) - np.log(twice[..., 0])
+    assert np.all(diff != 0)
+    assert np.median(np.abs(diff)) > 0.5 * float(addition_fit.posterior["noise"].median())

@@ -214,6 +214,16 @@ def test_diagnostics_keys(fit1):
     assert d["r_hat_curve_max"] == pytest.approx(az.rhat(lc.to_dataset(name="c"))["c"].values.item())
 
 
+def test_diagnostics_of_too_few_draws_are_nan_without_warnings(fit1):
+    """Fewer than 4 draws per chain (a fit cut down by hand; sampling itself asks for more) has no
+    ess: the report says NaN rather than failing or raising an All-NaN warning of its own."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        d = bnsl_bayes.Fit(fit1.idata.isel(draw=slice(0, 3))).diagnostics()
+    assert not [w for w in caught if "All-NaN" in str(w.message)]
+    assert np.isnan(d["ess_bulk_min"]) and np.isnan(d["ess_tail_min"]) and d["draws"] == 6
+
+
 def test_unconverged_fit_warns_with_remedy(fit1):
     stats = fit1.idata.sample_stats.copy()
     fit1.idata.sample_stats["diverging"] = stats["diverging"] | True
