@@ -13,9 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def _is_numpy(v) -> bool:
+    """NumPy arrays and Python numbers go to NumPy; anything else is taken for a PyTensor tensor."""
+    return isinstance(v, (np.ndarray, np.generic, float, int))
+
+
 def softplus(t):
     """log(1 + exp(t)), stable for large |t|, on NumPy or PyTensor input."""
-    if isinstance(t, (np.ndarray, np.generic, float, int)):
+    if _is_numpy(t):
         return np.logaddexp(0.0, t)
     import pytensor.tensor as pt
 
@@ -43,7 +48,7 @@ def log_excess(log_x, log_b, c0, c=None, log_d=None, f=None):
 def log_curve(log_x, log_a, log_b, c0, c=None, log_d=None, f=None):
     """log y = log(a + exp(log_excess)); log_a may be -inf (a = 0)."""
     ex = log_excess(log_x, log_b, c0, c, log_d, f)
-    if isinstance(ex, (np.ndarray, np.generic, float)):
+    if _is_numpy(ex) and _is_numpy(log_a):
         return np.logaddexp(log_a, ex)
     import pytensor.tensor as pt
 
@@ -60,9 +65,9 @@ def bnsl(x, a, b, c0, c=(), d=(), f=()):
     c, d, f = (np.asarray(v, dtype=float).reshape(-1) for v in (c, d, f))
     if not (len(c) == len(d) == len(f)):
         raise ValueError(f"c, d and f must have one entry per break; got {len(c)}, {len(d)}, {len(f)}")
-    log_a = np.log(a) if a > 0 else -np.inf
     if a < 0:
         raise ValueError(f"a must be >= 0 for the log-space form; got {a}")
+    log_a = np.log(a) if a > 0 else -np.inf
     return np.exp(log_curve(np.log(x), log_a, np.log(b), c0, c, np.log(d), f))
 
 

@@ -55,3 +55,15 @@ def test_pytensor_evaluation_matches_numpy():
 def test_mismatched_break_parameters_rejected():
     with pytest.raises(ValueError, match="one entry per break"):
         bnsl([1.0, 2.0], 0.1, 1.0, 0.5, c=[1.0], d=[1.0, 2.0], f=[0.1])
+
+
+def test_python_numbers_stay_numpy_and_a_negative_limit_is_refused_before_any_log():
+    # ints and floats (not only arrays) are evaluated by NumPy, never turned into PyTensor graphs
+    out = log_curve(2, 0, 1, 1)
+    assert isinstance(out, (np.ndarray, np.generic, float)) and out == pytest.approx(np.logaddexp(0, 1 - 2))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value in log" on the way to the error
+        with pytest.raises(ValueError, match="a must be >= 0"):
+            bnsl([1.0, 2.0], a=-0.1, b=1.0, c0=0.5)
