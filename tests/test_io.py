@@ -28,3 +28,19 @@ def test_atomic_write_failure_leaves_old_file_and_no_temp(tmp_path):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_gitignore_covers_demo_output_and_atomic_write_temps():
+    """`bnsl-bayes demo` writes ./bnsl-demo/ and a killed writer leaves .<name>.<random>.tmp: neither
+    belongs in a commit."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    # atomic_write's temp names: tempfile.mkstemp(prefix=".<name>.", suffix=".tmp")
+    names = ["bnsl-demo/four_digit_addition.nc", ".fit.nc.k3j2_x.tmp", "fits/.store.json.abc123.tmp"]
+    result = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+    assert result.stdout.split() == names
