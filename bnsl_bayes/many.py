@@ -409,7 +409,7 @@ def _positive_int(text: str) -> int:
 def run_fit_many_command(args) -> int:
     import sys
 
-    from .cli import numeric_columns, read_table, require_columns
+    from .table import numeric_columns, read_table, require_columns
 
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}

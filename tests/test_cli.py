@@ -88,6 +88,9 @@ BAD_CSVS = {
     "comma_row": ("n,loss\n1,2\n2,1.5\n,\n4,1\n8,0.9\n", "column 'n': empty or NaN cell at row 2 (line 4)"),
     # the core's checks cite the file line too, after blank lines
     "negative": ("n,loss\n1,2\n\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1 (line 4)"),
+    # a quoted cell spanning lines does not shift the line cited after it
+    "quoted_newline": ('note,n,loss\n"two\nlines",1,2\nok,2,abc\n', "non-numeric value 'abc' at row 1 (line 4)"),
+    "duplicate_header": ("n,loss,loss\n1,2,3\n", "duplicate column name(s) 'loss'"),
     "empty_file": ("", "is empty"),
     "header_only": ("n,loss\n", "no data rows"),
 }
