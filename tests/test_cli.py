@@ -207,6 +207,18 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
 
 
+def test_compare_refuses_a_fit_of_one_draw(addition_fit, tmp_path):
+    """PSIS-LOO of a single draw raised IndexError inside ArviZ: refused by name, in the API and the CLI."""
+    idata = addition_fit.idata.isel(chain=slice(0, 1), draw=slice(0, 1))
+    idata.posterior.attrs = {**idata.posterior.attrs, "chain_weights": "[1.0]", "chain_stacking_weights": "[1.0]"}
+    one = bnsl_bayes.Fit(idata)
+    with pytest.raises(ValueError, match=r"fit 'one' has 1 posterior draw\(s\); LOO needs at least 2"):
+        bnsl_bayes.compare({"full": addition_fit, "one": one})
+    addition_fit.save(tmp_path / "full.nc")
+    one.save(tmp_path / "one.nc")
+    assert_one_line_error(run("compare", "full.nc", "one.nc", cwd=tmp_path), "fit 'one' has 1 posterior draw")
+
+
 def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypatch):
     """--breaks auto fits 0, 1 and 2 breaks and saves one: the other two fits' convergence warnings
     must not be printed next to it. (Sampling is replaced by one real fit made to warn.)"""
