@@ -158,6 +158,21 @@ def test_bad_usage_raises_before_fitting(tmp_path):
     assert again.skipped == ["a", "b"] and again.done == []
 
 
+@pytest.mark.parametrize("text, needle", [
+    ('{"format": 1, "group": "task"', "is not valid JSON"),  # truncated
+    ('{"group": "task"}', "no format/group fields"),
+    ('["task"]', "no format/group fields"),
+    ('{"format": 99, "group": "task"}', "is in store format 99; this version of bnsl-bayes reads format 1"),
+])
+def test_a_damaged_or_foreign_store_json_is_named(tmp_path, text, needle):
+    (tmp_path / "store.json").write_text(text)
+    for open_store in (lambda: load_store(tmp_path), lambda: fit_many(long_table("a"), "n", "loss", "task",
+                                                                      store=tmp_path, **OPTS)):
+        with pytest.raises(ValueError) as e:
+            open_store()
+        assert str(tmp_path / "store.json") in str(e.value) and needle in str(e.value)
+
+
 def test_store_tables_keys_and_curves_left_out(tmp_path):
     """A group column named like a result column keeps its name (the result's becomes fit_<name>);
     load_store gives keys in order; curves the store holds but the data no longer has are reported."""
