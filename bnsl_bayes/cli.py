@@ -78,6 +78,19 @@ def output_path(out: str, label: str | None, data_path: Path) -> Path:
 # -------------------------------------------------------------------------------------- output
 
 
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """Refuse an output path that is one of the input files (same file by os.path.samefile, so
+    './runs.csv' or a link count too): writing it would replace the user's data or fit with ours.
+    An output that does not exist yet cannot be an input."""
+    existing = [p for p in inputs if p is not None and os.path.exists(p)]
+    for out in outputs:
+        if os.path.exists(out):
+            for source in existing:
+                if os.path.samefile(out, source):
+                    raise ValueError(f"output {out} is the input file {source}: choose another output path")
+
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -214,6 +227,7 @@ def cmd_fit(args) -> int:
             other = next(k for k, v in targets.items() if v == out)
             raise ValueError(f"groups {other!r} and {label!r} both map to the file name {out}; rename one of them")
         targets[label] = out
+    refuse_overwriting_inputs(targets.values(), [data_path, args.spec])
 
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
@@ -313,6 +327,7 @@ def cmd_plot(args) -> int:
     from .plots import plot_forecast
     from .validate import check_xy
 
+    refuse_overwriting_inputs([args.out], [args.fit, args.heldout])
     fit = load_fit(args.fit)
     heldout = None
     if args.heldout:

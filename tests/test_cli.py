@@ -137,6 +137,23 @@ def test_output_paths(tmp_path):
     assert cli.output_path("fits/", None, data) == Path("fits/runs.nc")
 
 
+def test_an_output_that_is_an_input_is_refused(addition_fit, tmp_path):
+    """fit --out runs.csv used to sample, then replace the data with the fit; plot FIT --out FIT
+    replaced the fit with a PNG (a suffix-less name is written as PNG)."""
+    csv = "n,loss\n1,2\n2,1.5\n4,1.2\n8,1.1\n"
+    (tmp_path / "runs.csv").write_text(csv)
+    for out in ("runs.csv", "./sub/../runs.csv"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        result = run("fit", "runs.csv", "--x", "n", "--y", "loss", "--out", out, *SMALL, cwd=tmp_path)
+        assert_one_line_error(result, f"output {Path(out)} is the input file runs.csv")
+    assert (tmp_path / "runs.csv").read_text() == csv
+    addition_fit.save(tmp_path / "fit")
+    assert_one_line_error(run("plot", "fit", "--out", "fit", cwd=tmp_path), "output fit is the input file fit")
+    assert bnsl_bayes.load(tmp_path / "fit").spec.name == "bnsl-1"
+    # an output that does not exist yet is not an input
+    cli.refuse_overwriting_inputs([tmp_path / "new.nc", tmp_path / "sub"], [tmp_path / "runs.csv", None])
+
+
 # --------------------------------------------------------------------------- real round trip
 
 
