@@ -126,6 +126,12 @@ def print_json(records) -> None:
         print(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in records]))
 
 
+def report_error(message) -> None:
+    """What every command prints when it cannot go on (bad input, a curve that failed): one line on
+    stderr with the shared prefix, so scripts and users can grep for it."""
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def warn(message: str) -> None:
     print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
@@ -510,7 +516,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (ValueError, OSError) as e:  # bad data, missing or unwritable files: the user's to fix
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        report_error(e)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

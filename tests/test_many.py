@@ -211,8 +211,11 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     argv = ["fit-many", str(data), "--x", "n", "--y", "loss", "--group", "task", "--store", str(tmp_path / "s"),
             "--chains", "2", "--tune", "200", "--draws", "200", "--quiet"]
     assert _cli(argv) == 1
-    out = capsys.readouterr().out
-    assert "1 fitted, 0 skipped" in out and "curve 'a'" in out and "row 3" in out
+    out, err = capsys.readouterr()
+    assert "1 fitted, 0 skipped (unchanged, already in the store), 1 failed" in out and "curve 'a'" not in out
+    # a failed curve is reported as every command reports an error: one line on stderr, shared prefix
+    (line,) = err.strip().splitlines()
+    assert line.startswith("bnsl-bayes: error: curve 'a': ValueError: ") and "row 3" in line
 
     long_table("ab").to_parquet(tmp_path / "curves.parquet")
     assert _cli([*argv[:1], str(tmp_path / "curves.parquet"), *argv[2:]]) == 0
@@ -223,11 +226,12 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     stray.loc[stray.index[stray.task == "b"][1], "loss"] = "oops"
     stray.to_csv(tmp_path / "stray.csv", index=False)
     assert _cli([*argv[:1], str(tmp_path / "stray.csv"), *argv[2:9], str(tmp_path / "s2"), *argv[10:]]) == 1
-    out = capsys.readouterr().out
-    assert "1 fitted" in out and "curve 'b'" in out and "'oops'" in out and "curve 'a'" not in out
+    out, err = capsys.readouterr()
+    assert "1 fitted" in out and "curve 'b'" in err and "'oops'" in err and "curve 'a'" not in err
 
     assert _cli([*argv[:3], "steps", *argv[4:]]) == 2
-    assert "'steps'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("bnsl-bayes: error: ") and "'steps'" in err
     # group cells are names: runs '01' and '1' are two curves, not one of 20 points
     padded = tmp_path / "padded.csv"
     long_table(["01", "1"]).to_csv(padded, index=False)
