@@ -514,7 +514,14 @@ def main(argv=None) -> int:
     # PyTensor warns about BLAS on every compile; it does not affect results and would bury our output.
     warnings.filterwarnings("ignore", message=".*BLAS.*")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # output still buffered meets a closed pipe here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`bnsl-bayes forecast ... | head -1`): nothing to report to anyone.
+        # stdout goes to devnull so that Python's own flush at exit does not print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, OSError) as e:  # bad data, missing or unwritable files: the user's to fix
         report_error(e)
         return 2

@@ -224,6 +224,16 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly(addition_fit_path):
+    """`bnsl-bayes forecast ... | head -1`: stdout closed before we write. It used to end with Python's
+    'Exception ignored ... BrokenPipeError' on stderr and exit code 120."""
+    proc = subprocess.Popen([*command(), "forecast", str(addition_fit_path), "--at", *map(str, range(1, 2000))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the command prints anything
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 1 and err == ""
+
+
 def test_compare_refuses_a_fit_of_one_draw(addition_fit, tmp_path):
     """PSIS-LOO of a single draw raised IndexError inside ArviZ: refused by name, in the API and the CLI."""
     idata = addition_fit.idata.isel(chain=slice(0, 1), draw=slice(0, 1))
