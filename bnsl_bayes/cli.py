@@ -90,7 +90,6 @@ def refuse_overwriting_inputs(outputs, inputs) -> None:
                     raise ValueError(f"output {out} is the input file {source}: choose another output path")
 
 
-
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"

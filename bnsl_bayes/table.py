@@ -80,7 +80,8 @@ def _read_csv(path: Path, text_columns) -> pd.DataFrame:
     for record, line in zip(body, lines):
         if len(record) > len(header):
             # pandas would take the surplus cells as row labels and shift the rest: refuse, naming it
-            raise ValueError(f"{path}: line {line} has {len(record)} cells, the header {len(header)}")
+            raise ValueError(f"{path}: line {line} has {len(record)} cells but the header names {len(header)} "
+                             "columns")
     try:
         # Blank lines are kept while reading, so that rows and records pair up; dropped below.
         df = pd.read_csv(io.StringIO(text), skip_blank_lines=False)

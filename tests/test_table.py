@@ -53,7 +53,7 @@ def test_no_row_is_dropped_or_shifted(tmp_path):
     df = read_table(write(tmp_path, "n,loss\n1,2\n,\nnan,nan\n4\n\n   \n8,1\n"))
     assert df.index.tolist() == [2, 3, 4, 5, 8]  # only the lines with nothing on them are gone
     # a row with more cells than the header: pandas would make its first cell a row label
-    with pytest.raises(ValueError, match=r"data.csv: line 3 has 3 cells, the header 2"):
+    with pytest.raises(ValueError, match=r"data.csv: line 3 has 3 cells but the header names 2 columns"):
         read_table(write(tmp_path, "n,loss\n1,2\n2,1.5,9\n"))
 
 
