@@ -9,7 +9,6 @@ stderr, never a traceback: a user fixing a CSV needs the column and row, not our
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -17,6 +16,8 @@ import re
 import sys
 import warnings
 from pathlib import Path
+
+from .table import numeric_columns, read_table, require_columns
 
 PROG = "bnsl-bayes"
 
@@ -43,90 +44,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------------------- input
-
-
-def read_table(path, text_columns=()) -> "pd.DataFrame":  # noqa: F821
-    """A CSV or Parquet file as a DataFrame; a missing, empty or unreadable file is a ValueError.
-
-    text_columns (group columns) are read from a CSV as text: they name curves, and read as
-    numbers the runs '01' and '1' would merge into one curve.
-    """
-    import numpy as np
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    if path.suffix.lower() in (".parquet", ".pq"):
-        try:
-            df = pd.read_parquet(path)
-        except ImportError:
-            raise ValueError("reading Parquet needs pyarrow: pip install 'bnsl-bayes[parquet]'") from None
-        except Exception as e:  # pyarrow's own error types; the message is what the user needs
-            raise ValueError(f"{path} is not a readable Parquet file ({e})") from None
-    else:
-        # Read once: pandas parses the text, and its lines tell blank lines from empty rows below.
-        raw = path.read_text(encoding="utf-8")  # not UTF-8: a UnicodeDecodeError, a ValueError the CLI reports
-        try:
-            # Blank lines are kept while reading so that each row's line in the file is known
-            # (error messages cite it), then dropped: they hold no measurement.
-            df = pd.read_csv(io.StringIO(raw), skip_blank_lines=False, dtype={c: str for c in text_columns})
-        except pd.errors.EmptyDataError:
-            raise ValueError(f"{path} is empty") from None
-        except pd.errors.ParserError as e:
-            raise ValueError(f"{path} is not a well-formed CSV ({e})") from None
-        # Only lines with nothing on them are blank. A row of empty or NaN cells ("nan,nan", ",") is
-        # kept, so that validation names it instead of it vanishing. The file's lines map one to one
-        # to rows unless a quoted cell spans lines; then all-empty rows are the best guess at blanks.
-        text = raw.splitlines()
-        if len(text) == len(df) + 1:
-            blank = np.array([not line.strip() for line in text[1:]], dtype=bool)
-        else:
-            blank = df.isna().all(axis=1).to_numpy()
-        # Rows are labelled by their line in the file: every error message downstream (here, the
-        # core's validation, a group's rows in fit-many) then cites the line a user can go to.
-        df = df[~blank].set_axis(pd.Index(np.flatnonzero(~blank) + 2, name="line"))  # + header, 1-based
-    if df.empty:
-        raise ValueError(f"{path} has no data rows")
-    return df
-
-
-def require_columns(df, columns, path) -> None:
-    for col in columns:
-        if col not in df.columns:
-            # repr: a stray space in a header (" loss") is the usual cause, and must be visible
-            raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(repr(str(c)) for c in df.columns)})")
-
-
-def numeric_columns(df, columns, path, strict: bool = True):
-    """Parse text cells of these columns as numbers, naming the first cell that is not one.
-
-    pandas reads a column with one stray word as all text; the core would then reject its first
-    cell, however valid. Here the actual culprit is found. Values are otherwise left alone
-    (positivity, finiteness and the like are checked by the core's validation).
-    strict=False (fit-many, where a bad row fails only its own curve): cells that parse become
-    numbers, the others are left as they are for the per-curve validation to name.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    lines = df.index if df.index.name == "line" else None  # file line of each row (read_table, CSV only)
-    df = df.copy()
-    for col in columns:
-        parsed = pd.to_numeric(df[col], errors="coerce")
-        if not strict:
-            unparsed = parsed.isna() & df[col].notna()
-            df[col] = parsed.astype(object).where(~unparsed, df[col]) if unparsed.any() else parsed
-            continue
-        bad = parsed.isna()  # empty cells and text that is not a number
-        if bad.any():
-            i = int(bad.to_numpy().argmax())
-            value = df[col].iloc[i]
-            what = "empty or NaN cell" if pd.isna(value) else f"non-numeric value {value!r}"
-            line = f" (line {lines[i]})" if lines is not None else ""
-            raise ValueError(f"{path.name}: column {col!r}: {what} at row {i}{line}")
-        df[col] = parsed
-    return df
 
 
 def curves(df, group):
@@ -159,6 +76,18 @@ def output_path(out: str, label: str | None, data_path: Path) -> Path:
 
 
 # -------------------------------------------------------------------------------------- output
+
+
+def refuse_overwriting_inputs(outputs, inputs) -> None:
+    """Refuse an output path that is one of the input files (same file by os.path.samefile, so
+    './runs.csv' or a link count too): writing it would replace the user's data or fit with ours.
+    An output that does not exist yet cannot be an input."""
+    existing = [p for p in inputs if p is not None and os.path.exists(p)]
+    for out in outputs:
+        if os.path.exists(out):
+            for source in existing:
+                if os.path.samefile(out, source):
+                    raise ValueError(f"output {out} is the input file {source}: choose another output path")
 
 
 def _fmt(v) -> str:
@@ -194,6 +123,12 @@ def print_json(records) -> None:
         print(json.dumps({k: _json_value(v) for k, v in records.items()}))
     else:
         print(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in records]))
+
+
+def report_error(message) -> None:
+    """What every command prints when it cannot go on (bad input, a curve that failed): one line on
+    stderr with the shared prefix, so scripts and users can grep for it."""
+    print(f"{PROG}: error: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def warn(message: str) -> None:
@@ -297,6 +232,7 @@ def cmd_fit(args) -> int:
             other = next(k for k, v in targets.items() if v == out)
             raise ValueError(f"groups {other!r} and {label!r} both map to the file name {out}; rename one of them")
         targets[label] = out
+    refuse_overwriting_inputs(targets.values(), [data_path, args.spec])
 
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
@@ -396,6 +332,7 @@ def cmd_plot(args) -> int:
     from .plots import plot_forecast
     from .validate import check_xy
 
+    refuse_overwriting_inputs([args.out], [args.fit, args.heldout])
     fit = load_fit(args.fit)
     heldout = None
     if args.heldout:
@@ -576,9 +513,16 @@ def main(argv=None) -> int:
     # PyTensor warns about BLAS on every compile; it does not affect results and would bury our output.
     warnings.filterwarnings("ignore", message=".*BLAS.*")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # output still buffered meets a closed pipe here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`bnsl-bayes forecast ... | head -1`): nothing to report to anyone.
+        # stdout goes to devnull so that Python's own flush at exit does not print a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (ValueError, OSError) as e:  # bad data, missing or unwritable files: the user's to fix
-        print(f"{PROG}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        report_error(e)
         return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

@@ -9,6 +9,9 @@ import xarray as xr
 from . import forecast as fc
 from .validate import check_prob, check_x_new
 
+# PSIS-LOO needs several posterior draws: from a single one ArviZ's compare raised IndexError.
+MIN_LOO_DRAWS = 2
+
 
 def _named(fits) -> dict:
     if isinstance(fits, dict):
@@ -49,10 +52,16 @@ def compare(fits, method: str = "stacking") -> pd.DataFrame:
     import arviz as az
 
     named = _named(fits)
+    loo_data = {k: f.loo_idata() for k, f in named.items()}
+    for name, idata in loo_data.items():
+        n = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]
+        if n < MIN_LOO_DRAWS:
+            raise ValueError(f"fit {name!r} has {n} posterior draw(s); LOO needs at least {MIN_LOO_DRAWS}: "
+                             "refit it with more draws")
     with warnings.catch_warnings():
         # Pareto-k warnings are reported in the table's `warning` column instead.
         warnings.simplefilter("ignore", UserWarning)
-        return az.compare({k: f.loo_idata() for k, f in named.items()}, ic="loo", method=method)
+        return az.compare(loo_data, ic="loo", method=method)
 
 
 def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int) -> xr.DataArray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -54,7 +55,7 @@ def save_fit(fit, path) -> Path:
 
 
 def load(path):
-    """Load a fit saved with `Fit.save`; refuses files from an incompatible format version.
+    """Load a fit saved with `Fit.save`; refuses files from an incompatible format version, and damaged ones.
 
     >>> fit = load("fit.nc")  # doctest: +SKIP
     """
@@ -70,13 +71,42 @@ def load(path):
     except Exception as e:  # a truncated or foreign file: say which, not an HDF5 traceback
         raise ValueError(f"{path} is not a readable bnsl-bayes fit ({type(e).__name__}: {e})") from None
     idata.load() if hasattr(idata, "load") else None
-    attrs = getattr(idata.get("posterior"), "attrs", {}) if "posterior" in idata else {}
-    if "format_version" not in attrs or "spec" not in attrs:
+    check_saved(idata, path)
+    try:
+        return Fit(idata)
+    except ValueError as e:  # e.g. a spec the saved metadata describes but this version refuses
+        raise ValueError(f"{path}: {e}") from None
+
+
+# What Fit reads from a saved file: answers (posterior), data (observed_data), LOO
+# (log_likelihood), diagnostics (sample_stats) and the metadata that rebuilds the model.
+SAVED_GROUPS = {"posterior": (), "observed_data": ("x", "y"), "log_likelihood": ("y",),
+                "sample_stats": ("diverging",)}
+SAVED_ATTRS = ("format_version", "spec", "seed")
+
+
+def check_saved(idata, path) -> None:
+    """Refuse a file Fit cannot read, naming what is missing, before Fit fails deep inside with a
+    KeyError or AttributeError."""
+    groups = set(idata.groups())
+    attrs = idata.posterior.attrs if "posterior" in groups else {}
+    if not all(a in attrs for a in ("format_version", "spec")):
         raise ValueError(f"{path} is not a bnsl-bayes fit (no format_version/spec metadata)")
-    version = int(attrs["format_version"])
+    try:
+        version = int(attrs["format_version"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{path}: format_version {attrs['format_version']!r} is not a number") from None
     if version != FORMAT_VERSION:
         raise ValueError(
             f"{path} was written by bnsl-bayes {attrs.get('bnsl_bayes_version', '?')} in format {version}; "
             f"this version reads format {FORMAT_VERSION}. Refit with this version."
         )
-    return Fit(idata)
+    missing = [g for g in SAVED_GROUPS if g not in groups]
+    missing += [f"{g}/{v}" for g, names in SAVED_GROUPS.items() if g in groups for v in names if v not in idata[g]]
+    missing += [f"attribute {a}" for a in SAVED_ATTRS if a not in attrs]
+    if missing:
+        raise ValueError(f"{path} is a damaged bnsl-bayes fit: no {', '.join(missing)}")
+    try:
+        json.loads(attrs["spec"])
+    except ValueError as e:
+        raise ValueError(f"{path} is a damaged bnsl-bayes fit: its spec is not valid JSON ({e})") from None

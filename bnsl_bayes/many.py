@@ -338,7 +338,9 @@ class ManyResult:
         return [k for k, o in self.outcomes.items() if o.diagnostics and
                 (o.diagnostics["divergences"] or not o.diagnostics["r_hat_max"] <= R_HAT_LIMIT)]
 
-    def summary(self) -> str:
+    def summary(self, failures: bool = True) -> str:
+        """What the run did, in a few lines; failures=False leaves out the reason of each failed curve
+        (the command line reports those as errors on stderr)."""
         n = len(self.outcomes)
         lines = [f"{n} curve{'s' * (n != 1)} in {self.seconds:.1f} s: {len(self.done)} fitted, "
                  f"{len(self.skipped)} skipped (unchanged, already in the store), {len(self.failed)} failed"]
@@ -349,7 +351,7 @@ class ManyResult:
             shown = ", ".join(repr(k) for k in bad[:10]) + (" ..." if len(bad) > 10 else "")
             lines.append(f"  {len(bad)} with divergences or r_hat > {R_HAT_LIMIT}: {shown} "
                          "(check with load_store(...).diagnostics())")
-        for reason in self.failed.values():
+        for reason in self.failed.values() if failures else ():
             lines.append(f"  failed: {reason}")
         if self.not_in_data:
             n = len(self.not_in_data)
@@ -409,7 +411,8 @@ def _positive_int(text: str) -> int:
 def run_fit_many_command(args) -> int:
     import sys
 
-    from .cli import numeric_columns, read_table, require_columns
+    from .cli import report_error
+    from .table import numeric_columns, read_table, require_columns
 
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}
@@ -417,8 +420,7 @@ def run_fit_many_command(args) -> int:
     spec = args.spec
     if args.monotone:
         if spec is not None:
-            print("bnsl-bayes fit-many: error: give --monotone or --spec, not both (--spec names the spec "
-                  "itself, e.g. bnsl-1-monotone)", file=sys.stderr)
+            report_error("give --monotone or --spec, not both (--spec names the spec itself, e.g. bnsl-1-monotone)")
             return 2
         spec = shipped_name(args.breaks if args.breaks is not None else 1, monotone=True)
     try:
@@ -432,7 +434,9 @@ def run_fit_many_command(args) -> int:
                           client=args.scheduler, workers=args.workers, spec=spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)
     except (ValueError, TypeError, OSError, RuntimeError) as e:  # nothing was fitted: a usage error
-        print(f"bnsl-bayes fit-many: error: {e}", file=sys.stderr)
+        report_error(e)
         return 2
-    print(result.summary())
+    print(result.summary(failures=False), flush=True)
+    for reason in result.failed.values():
+        report_error(reason)
     return 0 if result.ok else 1

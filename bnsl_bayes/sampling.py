@@ -16,6 +16,9 @@ from .model import CurveData, build_model
 from .spec import ModelSpec
 
 BACKENDS = ("nutpie", "pymc", "numpyro")
+# Fewest kept draws per chain that give a usable fit: with 1, chain stacking raised IndexError (in
+# ArviZ's PSIS); with 2 or 3, ArviZ warned All-NaN slice and its diagnostics were NaN.
+MIN_DRAWS = 4
 _COMPILED: dict[str, object] = {}
 _LOCK = threading.Lock()
 
@@ -38,7 +41,7 @@ def check_sampler_settings(settings: dict, cores) -> None:
     """Reject settings the samplers would crash on or silently misuse, naming the option
     (`fit_many` calls it before any curve, so a typo cannot turn every curve into a failure).
 
-    (nutpie panics with tune=0 and returns an empty posterior with draws=0.)
+    (nutpie panics with tune=0 and returns an empty posterior with draws=0; see MIN_DRAWS for 1-3.)
     """
     def whole(name, value, least):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -50,7 +53,7 @@ def check_sampler_settings(settings: dict, cores) -> None:
     if settings["mass_matrix"] not in ("diag", "low_rank"):
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
     whole("chains", settings["chains"], 1)
-    whole("draws", settings["draws"], 1)
+    whole("draws", settings["draws"], MIN_DRAWS)
     whole("tune", settings["tune"], 1)
     if cores is not None:
         whole("cores", cores, 1)

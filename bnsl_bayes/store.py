@@ -87,7 +87,7 @@ class Store:
             raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or "
                              "existing one)")
         if meta.is_file():
-            stored = json.loads(meta.read_text())
+            stored = read_meta(meta)
             if group is not None and group_columns(stored["group"]) != group_columns(group):  # 'a' == ['a']
                 raise ValueError(f"store {self.path} holds curves keyed by {stored['group']!r}, not {group!r}; "
                                  "use another store directory")
@@ -239,6 +239,20 @@ class Store:
                 rec = json.loads(p.read_text())
                 rows.append({**dict(zip(self.columns, rec["key"])), "error": rec["error"]})
         return pd.DataFrame(rows, columns=[*self.columns, "error"])
+
+
+def read_meta(path: Path) -> dict:
+    """store.json, checked: a store of another format, or a damaged file, is named, not misread."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:  # JSONDecodeError and UnicodeDecodeError both are
+        raise ValueError(f"{path} is not valid JSON ({e}); restore it or use a new store directory") from None
+    if not isinstance(meta, dict) or "group" not in meta or "format" not in meta:
+        raise ValueError(f"{path} is not a bnsl-bayes store description (no format/group fields)")
+    if meta["format"] != STORE_FORMAT:
+        raise ValueError(f"{path} is in store format {meta['format']!r}; this version of bnsl-bayes reads "
+                         f"format {STORE_FORMAT}: use a new store directory")
+    return meta
 
 
 def read_attr(path: Path, name: str) -> str:

@@ -88,6 +88,9 @@ BAD_CSVS = {
     "comma_row": ("n,loss\n1,2\n2,1.5\n,\n4,1\n8,0.9\n", "column 'n': empty or NaN cell at row 2 (line 4)"),
     # the core's checks cite the file line too, after blank lines
     "negative": ("n,loss\n1,2\n\n2,-1.5\n4,1\n", "column 'loss': -1.5 at row 1 (line 4)"),
+    # a quoted cell spanning lines does not shift the line cited after it
+    "quoted_newline": ('note,n,loss\n"two\nlines",1,2\nok,2,abc\n', "non-numeric value 'abc' at row 1 (line 4)"),
+    "duplicate_header": ("n,loss,loss\n1,2,3\n", "duplicate column name(s) 'loss'"),
     "empty_file": ("", "is empty"),
     "header_only": ("n,loss\n", "no data rows"),
 }
@@ -132,6 +135,23 @@ def test_output_paths(tmp_path):
     assert cli.output_path("out/fit.nc", "big model", data) == Path("out/fit.big_model.nc")
     assert cli.output_path("fits/", "a", data) == Path("fits/a.nc")
     assert cli.output_path("fits/", None, data) == Path("fits/runs.nc")
+
+
+def test_an_output_that_is_an_input_is_refused(addition_fit, tmp_path):
+    """fit --out runs.csv used to sample, then replace the data with the fit; plot FIT --out FIT
+    replaced the fit with a PNG (a suffix-less name is written as PNG)."""
+    csv = "n,loss\n1,2\n2,1.5\n4,1.2\n8,1.1\n"
+    (tmp_path / "runs.csv").write_text(csv)
+    for out in ("runs.csv", "./sub/../runs.csv"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        result = run("fit", "runs.csv", "--x", "n", "--y", "loss", "--out", out, *SMALL, cwd=tmp_path)
+        assert_one_line_error(result, f"output {Path(out)} is the input file runs.csv")
+    assert (tmp_path / "runs.csv").read_text() == csv
+    addition_fit.save(tmp_path / "fit")
+    assert_one_line_error(run("plot", "fit", "--out", "fit", cwd=tmp_path), "output fit is the input file fit")
+    assert bnsl_bayes.load(tmp_path / "fit").spec.name == "bnsl-1"
+    # an output that does not exist yet is not an input
+    cli.refuse_overwriting_inputs([tmp_path / "new.nc", tmp_path / "sub"], [tmp_path / "runs.csv", None])
 
 
 # --------------------------------------------------------------------------- real round trip
@@ -202,6 +222,28 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert plot.returncode == 0, plot.stderr
     assert (d / "plots" / "add.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(addition_fit_path):
+    """`bnsl-bayes forecast ... | head -1`: stdout closed before we write. It used to end with Python's
+    'Exception ignored ... BrokenPipeError' on stderr and exit code 120."""
+    proc = subprocess.Popen([*command(), "forecast", str(addition_fit_path), "--at", *map(str, range(1, 2000))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # the reader is gone before the command prints anything
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 1 and err == ""
+
+
+def test_compare_refuses_a_fit_of_one_draw(addition_fit, tmp_path):
+    """PSIS-LOO of a single draw raised IndexError inside ArviZ: refused by name, in the API and the CLI."""
+    idata = addition_fit.idata.isel(chain=slice(0, 1), draw=slice(0, 1))
+    idata.posterior.attrs = {**idata.posterior.attrs, "chain_weights": "[1.0]", "chain_stacking_weights": "[1.0]"}
+    one = bnsl_bayes.Fit(idata)
+    with pytest.raises(ValueError, match=r"fit 'one' has 1 posterior draw\(s\); LOO needs at least 2"):
+        bnsl_bayes.compare({"full": addition_fit, "one": one})
+    addition_fit.save(tmp_path / "full.nc")
+    one.save(tmp_path / "one.nc")
+    assert_one_line_error(run("compare", "full.nc", "one.nc", cwd=tmp_path), "fit 'one' has 1 posterior draw")
 
 
 def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypatch):

@@ -158,6 +158,21 @@ def test_bad_usage_raises_before_fitting(tmp_path):
     assert again.skipped == ["a", "b"] and again.done == []
 
 
+@pytest.mark.parametrize("text, needle", [
+    ('{"format": 1, "group": "task"', "is not valid JSON"),  # truncated
+    ('{"group": "task"}', "no format/group fields"),
+    ('["task"]', "no format/group fields"),
+    ('{"format": 99, "group": "task"}', "is in store format 99; this version of bnsl-bayes reads format 1"),
+])
+def test_a_damaged_or_foreign_store_json_is_named(tmp_path, text, needle):
+    (tmp_path / "store.json").write_text(text)
+    for open_store in (lambda: load_store(tmp_path), lambda: fit_many(long_table("a"), "n", "loss", "task",
+                                                                      store=tmp_path, **OPTS)):
+        with pytest.raises(ValueError) as e:
+            open_store()
+        assert str(tmp_path / "store.json") in str(e.value) and needle in str(e.value)
+
+
 def test_store_tables_keys_and_curves_left_out(tmp_path):
     """A group column named like a result column keeps its name (the result's becomes fit_<name>);
     load_store gives keys in order; curves the store holds but the data no longer has are reported."""
@@ -196,8 +211,11 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     argv = ["fit-many", str(data), "--x", "n", "--y", "loss", "--group", "task", "--store", str(tmp_path / "s"),
             "--chains", "2", "--tune", "200", "--draws", "200", "--quiet"]
     assert _cli(argv) == 1
-    out = capsys.readouterr().out
-    assert "1 fitted, 0 skipped" in out and "curve 'a'" in out and "row 3" in out
+    out, err = capsys.readouterr()
+    assert "1 fitted, 0 skipped (unchanged, already in the store), 1 failed" in out and "curve 'a'" not in out
+    # a failed curve is reported as every command reports an error: one line on stderr, shared prefix
+    (line,) = err.strip().splitlines()
+    assert line.startswith("bnsl-bayes: error: curve 'a': ValueError: ") and "row 3" in line
 
     long_table("ab").to_parquet(tmp_path / "curves.parquet")
     assert _cli([*argv[:1], str(tmp_path / "curves.parquet"), *argv[2:]]) == 0
@@ -208,11 +226,12 @@ def test_cli_exit_codes_and_summary(tmp_path, capsys):
     stray.loc[stray.index[stray.task == "b"][1], "loss"] = "oops"
     stray.to_csv(tmp_path / "stray.csv", index=False)
     assert _cli([*argv[:1], str(tmp_path / "stray.csv"), *argv[2:9], str(tmp_path / "s2"), *argv[10:]]) == 1
-    out = capsys.readouterr().out
-    assert "1 fitted" in out and "curve 'b'" in out and "'oops'" in out and "curve 'a'" not in out
+    out, err = capsys.readouterr()
+    assert "1 fitted" in out and "curve 'b'" in err and "'oops'" in err and "curve 'a'" not in err
 
     assert _cli([*argv[:3], "steps", *argv[4:]]) == 2
-    assert "'steps'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("bnsl-bayes: error: ") and "'steps'" in err
     # group cells are names: runs '01' and '1' are two curves, not one of 20 points
     padded = tmp_path / "padded.csv"
     long_table(["01", "1"]).to_csv(padded, index=False)

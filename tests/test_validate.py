@@ -57,6 +57,10 @@ def test_bad_options_rejected_before_sampling():
             bnsl_bayes.fit(X, Y, breaks=0, **bad)
     with pytest.raises(ValueError, match="seed must be an integer >= 0"):
         bnsl_bayes.fit(X, Y, breaks=0, seed=-1)
+    # 1 draw per chain crashed chain stacking (IndexError), 2-3 gave NaN diagnostics: refused, by name
+    for draws in (1, 3):
+        with pytest.raises(ValueError, match=f"draws must be an integer >= 4, got {draws}"):
+            bnsl_bayes.fit(X, Y, breaks=0, draws=draws)
     # breaks and spec must agree (breaks was once silently ignored when a spec was given)
     with pytest.raises(ValueError, match="has 1 breaks but breaks=2"):
         bnsl_bayes.fit(X, Y, breaks=2, spec="bnsl-1")
