@@ -115,6 +115,8 @@ class Fit:
         kind="predictive" includes observation noise (what a new run would measure);
         kind="curve" is the noise-free scaling law. Past the fitted window both include the spec's
         drift from the law (`Fit.drift`), so bands widen with distance from the data.
+        Noise and drift come from streams keyed by the fit's seed: two fits made with the same seed
+        share them, so to difference their draws (A vs B at one x), fit them with different seeds.
         """
         return np.exp(self._log_draws(x_new, kind)).rename("y")
 
