@@ -45,6 +45,11 @@ class Fit:
         attrs = idata.posterior.attrs
         self.spec = ModelSpec.from_dict(json.loads(attrs["spec"]), source="saved fit")
         self.seed = int(attrs["seed"])
+        # Noise, drift and chain resampling draw from streams keyed by seed, data and spec
+        # (`forecast.stream_key`). Fits saved before that key existed carry none and keep the
+        # seed-keyed streams they were made with, so they load back to the same forecasts.
+        key = attrs.get("stream_key")
+        self.stream_key = self.seed if key is None else int(key, 16)
         self.x_name = attrs.get("x_name", "x")
         self.y_name = attrs.get("y_name", "y")
         n_chain = idata.posterior.sizes["chain"]
@@ -57,7 +62,7 @@ class Fit:
             self._index = None  # equal weights: the chains as sampled
             self.posterior = idata.posterior
         else:
-            self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.seed)
+            self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.stream_key)
             self.posterior = fc.take_draws(idata.posterior, self._index)
 
     def loo_idata(self):
@@ -98,12 +103,12 @@ class Fit:
     @property
     def drift(self) -> fc.Drift:
         """The spec's drift past the fitted window (`forecast.Drift`), which every forecast includes."""
-        return fc.Drift(float(self.x.min()), float(self.x.max()), self.spec.drift_per_efold, self.seed)
+        return fc.Drift(float(self.x.min()), float(self.x.max()), self.spec.drift_per_efold, self.stream_key)
 
     def _log_draws(self, x_new, kind: str) -> xr.DataArray:
         x_new = check_x_new(x_new)
         if kind == "predictive":
-            return fc.log_predictive_draws(self.posterior, x_new, self.seed, self.drift)
+            return fc.log_predictive_draws(self.posterior, x_new, self.stream_key, self.drift)
         if kind == "curve":
             return fc.log_curve_draws(self.posterior, x_new, self.drift)
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
@@ -115,8 +120,9 @@ class Fit:
         kind="predictive" includes observation noise (what a new run would measure);
         kind="curve" is the noise-free scaling law. Past the fitted window both include the spec's
         drift from the law (`Fit.drift`), so bands widen with distance from the data.
-        Noise and drift come from streams keyed by the fit's seed: two fits made with the same seed
-        share them, so to difference their draws (A vs B at one x), fit them with different seeds.
+        Noise and drift come from streams keyed by the fit's seed, data and spec
+        (`forecast.stream_key`): the same fit always gives the same draws, and fits of other data
+        or under another spec draw independently, even with the same seed.
         """
         return np.exp(self._log_draws(x_new, kind)).rename("y")
 
@@ -398,6 +404,7 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     from .io import FORMAT_VERSION
 
     obs = xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
+    spec_json = json.dumps(spec.to_dict())
     ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
     stacking = fc.chain_stacking_weights(ll["y"].values)
     n_chain = len(stacking)
@@ -407,9 +414,10 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     out.posterior.attrs.update({
         "bnsl_bayes_version": __version__,
         "format_version": FORMAT_VERSION,
-        "spec": json.dumps(spec.to_dict()),
+        "spec": spec_json,
         "sampler": json.dumps(sampler),
         "seed": int(seed),
+        "stream_key": format(fc.stream_key(seed, data_x, data_y, spec_json), "032x"),
         "chain_weights": json.dumps([float(w) for w in weights]),
         "chain_stacking_weights": json.dumps([float(w) for w in stacking]),
         "x_name": x_name,

@@ -7,6 +7,7 @@ lets a saved fit forecast without PyMC compiling anything. All arrays carry name
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,24 @@ class Drift:
         eta_above = np.random.default_rng(np.random.SeedSequence([int(self.seed), 0xD21F7])).standard_normal(shape)
         eta_below = np.random.default_rng(np.random.SeedSequence([int(self.seed), 0xD21F7, 1])).standard_normal(shape)
         return self.per_efold * (eta_above[..., None] * above + eta_below[..., None] * below)
+
+
+def stream_key(seed: int, x, y, spec_json: str) -> int:
+    """Entropy of a fit's noise, drift and resampling streams: its seed mixed with its data and spec.
+
+    Why not the seed alone: every fit made with the same seed (0 unless the caller picks one) would
+    share those streams, so draw i of one fit would carry the same standardised noise and drift as
+    draw i of another, and a draw-by-draw difference between their forecasts (will run A beat run B
+    at 1e12?) would cancel them and come out too sure. Mixing in the data and the spec gives fits of
+    different curves, or of one curve under different specs, independent streams, while a fit stays
+    reproducible: the same seed, data and spec give the same key.
+    """
+    h = hashlib.sha256()
+    for part in (str(int(seed)).encode(), np.ascontiguousarray(x, dtype="<f8").tobytes(),
+                 np.ascontiguousarray(y, dtype="<f8").tobytes(), spec_json.encode()):
+        h.update(len(part).to_bytes(8, "little"))  # length-prefixed: no two inputs hash alike by shifting bytes
+        h.update(part)
+    return int.from_bytes(h.digest()[:16], "little")
 
 
 def _drifted(drift: Drift | None) -> bool:

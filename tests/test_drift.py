@@ -154,3 +154,51 @@ def test_a_repeated_x_gets_independent_noise(addition_fit):
     diff = np.log(twice[..., 1]) - np.log(twice[..., 0])
     assert np.all(diff != 0)
     assert np.median(np.abs(diff)) > 0.5 * float(addition_fit.posterior["noise"].median())
+
+
+def _refit(fit, y):
+    """`fit`'s posterior attached to other observations (no sampling): what a fit of other data
+    made with the same seed and spec looks like to the forecast code."""
+    from bnsl_bayes.fit import make_idata
+
+    sampler = json.loads(fit.idata.posterior.attrs["sampler"])
+    return bnsl_bayes.Fit(make_idata(fit.idata, fit.x, y, fit.spec, fit.seed, sampler, fit.x_name, fit.y_name))
+
+
+def test_fits_of_other_data_with_the_same_seed_draw_independent_noise_and_drift(addition_fit):
+    """Before the stream key, every fit with seed 0 shared one noise stream and one drift stream,
+    so draw-by-draw differences between two fits cancelled them and came out too sure."""
+    same = _refit(addition_fit, addition_fit.y)
+    other = _refit(addition_fit, addition_fit.y * 1.001)
+    assert same.seed == other.seed == addition_fit.seed
+    x_far = [1e5]  # far past the data (x <= ~3e3): drift dominates the spread
+    a, b, c = (f.draws(x_far).values.ravel() for f in (addition_fit, same, other))
+    np.testing.assert_array_equal(a, b)  # same seed, data and spec: the same draws
+    curve = addition_fit.draws(x_far, kind="curve").values.ravel()
+    # other data: the posterior is the same here, so any dependence would be the streams'
+    shared = stats.spearmanr(a - curve, c - curve).statistic
+    assert abs(shared) < 0.1, shared
+    # and a fit of the same data under another spec gets its own streams too
+    spec = {**addition_fit.spec.to_dict(), "name": "bnsl-1-monotone"}
+    assert fc.stream_key(0, addition_fit.x, addition_fit.y, json.dumps(spec)) != addition_fit.stream_key
+    assert fc.stream_key(0, addition_fit.x, addition_fit.y, json.dumps(addition_fit.spec.to_dict())) == addition_fit.stream_key
+
+
+def test_a_fit_saved_before_the_stream_key_keeps_its_seed_keyed_streams(addition_fit):
+    idata = addition_fit.idata.copy()
+    idata.posterior.attrs = {k: v for k, v in idata.posterior.attrs.items() if k != "stream_key"}
+    old = bnsl_bayes.Fit(idata)
+    assert old.stream_key == old.seed == 0
+    got = np.log(old.draws([1e4]).values)
+    want = fc.log_predictive_draws(old.posterior, [1e4], 0, fc.Drift(old.x.min(), old.x.max(), old.spec.drift_per_efold, 0))
+    np.testing.assert_allclose(got, want.values)
+
+
+def test_stream_key_is_stable_and_sees_every_input():
+    x, y = np.array([1.0, 2.0, 4.0]), np.array([3.0, 2.0, 1.5])
+    k = fc.stream_key(0, x, y, "{}")
+    # a fixed value: a change here changes every saved fit's future forecasts, so it must be deliberate
+    assert k == 0x11DB38EAC4B2C9C297A69BF1A2AE375B == fc.stream_key(0, x.tolist(), y.tolist(), "{}")
+    keys = {k, fc.stream_key(1, x, y, "{}"), fc.stream_key(0, x * 2, y, "{}"), fc.stream_key(0, x, y * 2, "{}"),
+            fc.stream_key(0, x, y, '{"a": 1}'), fc.stream_key(0, y, x, "{}")}
+    assert len(keys) == 6
