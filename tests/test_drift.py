@@ -130,6 +130,11 @@ def test_t_plus_normal_density_is_the_convolution_and_has_the_right_limits():
     rr, nus = rng.normal(0, 0.1, (600, 3)), np.repeat(rng.uniform(1, 50, (600, 1)), 3, axis=1)
     together = fc.t_plus_normal_logpdf(rr, nus, 0.02, 0.04)
     np.testing.assert_allclose(together[[0, 299, 599]], [fc.t_plus_normal_logpdf(rr[i], nus[i], 0.02, 0.04) for i in (0, 299, 599)])
+    # so do draws with more observations than one block holds (a block is then a single draw)
+    wide, nu_w = rng.normal(0, 0.1, (3, 2000)), np.repeat([[2.0], [9.0], [40.0]], 2000, axis=1)
+    np.testing.assert_allclose(fc.t_plus_normal_logpdf(wide, nu_w, 0.02, 0.04),
+                               [fc.t_plus_normal_logpdf(wide[i], nu_w[i], 0.02, 0.04) for i in range(3)])
+    assert fc.t_plus_normal_logpdf(np.zeros((3, 0)), 2.0, 0.02, 0.04).shape == (3, 0)
     with pytest.raises(ValueError, match="nu must not vary along the last axis"):
         fc.t_plus_normal_logpdf(np.zeros((2, 3)), np.array([[1.0, 2.0, 3.0]] * 2), 0.02, 0.04)
 
