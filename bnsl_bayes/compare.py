@@ -107,7 +107,7 @@ def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None =
     (sample, x). `seed` chooses which draws each fit contributes; the observation noise and the
     drift in those draws come from each fit's own seed, as in `Fit.draws`.
     """
-    return np.exp(_averaged_log_draws(fits, x_new, kind, weights, seed)).rename("y")
+    return fc.exp_draws(_averaged_log_draws(fits, x_new, kind, weights, seed))
 
 
 def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",

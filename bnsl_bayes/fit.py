@@ -124,7 +124,7 @@ class Fit:
         (`forecast.stream_key`): the same fit always gives the same draws, and fits of other data
         or under another spec draw independently, even with the same seed.
         """
-        return np.exp(self._log_draws(x_new, kind)).rename("y")
+        return fc.exp_draws(self._log_draws(x_new, kind))
 
     def forecast(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
         """Posterior forecast at x_new: columns x, median, mean, lower, upper.

@@ -132,6 +132,14 @@ def noise_draws(posterior: xr.Dataset, x, seed: int) -> np.ndarray:
     return eps * p["sigma"][..., None]
 
 
+def exp_draws(log_y: xr.DataArray) -> xr.DataArray:
+    """y from draws of log y. A Student-t draw with nu near 0 can put log y past the float range:
+    its y is inf, the honest value, and quantiles and scores rank it correctly, so NumPy's overflow
+    warning (which named no fit and no x) is not raised."""
+    with np.errstate(over="ignore"):
+        return np.exp(log_y).rename("y")
+
+
 def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None) -> xr.DataArray:
     """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`."""
     curve = log_curve_draws(posterior, x, drift)

@@ -443,3 +443,18 @@ def test_forecast_summary_of_extreme_draws_is_quiet_and_exact():
     assert table["mean"][0] == pytest.approx(np.exp(ly[..., 0]).mean(), rel=1e-12)
     assert np.isinf(table["mean"][1]) and np.isfinite(table["upper"][1])
     assert table["median"][0] == pytest.approx(np.exp(np.median(ly[..., 0])), rel=1e-12)
+
+
+def test_draws_past_the_float_range_are_inf_without_a_warning(fit1):
+    """A Student-t draw with nu near 0 can put log y past the float range: its y is inf, and NumPy's
+    bare 'overflow encountered in exp' (naming no fit and no x) is not raised."""
+    idata = fit1.idata.copy()
+    idata.posterior["log_b"][0, 0] = 800.0  # one draw's curve at e^800 across the window
+    wild = bnsl_bayes.Fit(idata)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = wild.draws([800.0], kind="curve").values
+        averaged = bnsl_bayes.averaged_draws({"wild": wild, "tame": fit1}, [800.0], kind="curve",
+                                             weights={"wild": 1.0, "tame": 0.0})
+    assert np.isinf(y[0, 0, 0]) and np.isfinite(y[0, 1:]).all()
+    assert np.isinf(averaged.values).sum() == 1
