@@ -65,10 +65,18 @@ def bnsl(x, a, b, c0, c=(), d=(), f=()):
     c, d, f = (np.asarray(v, dtype=float).reshape(-1) for v in (c, d, f))
     if not (len(c) == len(d) == len(f)):
         raise ValueError(f"c, d and f must have one entry per break; got {len(c)}, {len(d)}, {len(f)}")
+    # Refused before any log: a negative value would come back as NaN with only NumPy's warning.
     if a < 0:
         raise ValueError(f"a must be >= 0 for the log-space form; got {a}")
-    log_a = np.log(a) if a > 0 else -np.inf
-    return np.exp(log_curve(np.log(x), log_a, np.log(b), c0, c, np.log(d), f))
+    if b < 0:
+        raise ValueError(f"b must be >= 0 for the log-space form; got {b}")
+    if np.any(d < 0):
+        raise ValueError(f"every break position d must be >= 0; got d = {d.tolist()}")
+    if np.any(f <= 0):
+        raise ValueError(f"every sharpness f must be > 0 (for a sharp break pass a small f such as 1e-6); "
+                         f"got f = {f.tolist()}")
+    with np.errstate(divide="ignore"):  # a, b or d = 0 is log = -inf, which the log-space form handles
+        return np.exp(log_curve(np.log(x), np.log(a), np.log(b), c0, c, np.log(d), f))
 
 
 def bnsl_plain(x, a, b, c0, c=(), d=(), f=()):

@@ -67,3 +67,21 @@ def test_python_numbers_stay_numpy_and_a_negative_limit_is_refused_before_any_lo
         warnings.simplefilter("error")  # no "invalid value in log" on the way to the error
         with pytest.raises(ValueError, match="a must be >= 0"):
             bnsl([1.0, 2.0], a=-0.1, b=1.0, c0=0.5)
+
+
+def test_bnsl_refuses_negative_scales_and_takes_zeros_without_warnings():
+    import warnings
+
+    p = dict(a=0.1, b=2.0, c0=0.3, c=[0.2], d=[10.0], f=[0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "divide by zero" or "invalid value" on the way
+        for key, value, match in [("b", -1.0, "b must be >= 0"), ("d", [-10.0], "break position d must be >= 0"),
+                                  ("f", [0.0], "sharpness f must be > 0"), ("f", [-0.5], "sharpness f must be > 0")]:
+            with pytest.raises(ValueError, match=match):
+                bnsl([1.0, 100.0], **{**p, key: value})
+        x = np.array([1.0, 100.0])
+        # b = 0: no power-law term, the curve is its limit; d = 0 with c > 0: the break's factor
+        # (1 + (x/d)^(1/f))^(-c f) is 0, so again the limit
+        np.testing.assert_allclose(bnsl(x, **{**p, "b": 0.0}), 0.1)
+        np.testing.assert_allclose(bnsl(x, **{**p, "d": [0.0]}), 0.1)
+        np.testing.assert_allclose(bnsl(x, **{**p, "a": 0.0}), bnsl(x, **p) - 0.1)
