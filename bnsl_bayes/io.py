@@ -47,7 +47,23 @@ def atomic_write(path, write) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(path.parent)
     return path
+
+
+def _fsync_directory(directory) -> None:
+    """Put a rename on disk: until the directory's entry is, a power cut can bring back the old
+    file under the name (or no file, for a new name), even though the new file's data was synced."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # Windows cannot open a directory; its rename is as durable as it gets
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a directory: nothing more can be done
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_fit(fit, path) -> Path:

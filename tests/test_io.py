@@ -77,3 +77,20 @@ def test_load_names_what_a_damaged_file_lacks(addition_fit, tmp_path, damage, ne
     with pytest.raises(ValueError) as e:
         load(path)
     assert str(path) in str(e.value) and needle in str(e.value)
+
+
+def test_atomic_write_syncs_the_file_then_the_directory_after_the_rename(tmp_path, monkeypatch):
+    """The rename is durable only once the directory entry is on disk: the file's data is synced
+    before the rename, the directory after it."""
+    import os
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b)))
+    target = tmp_path / "out.txt"
+    atomic_write(target, lambda tmp: open(tmp, "w").write("hello"))
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert events[0][1].startswith(str(tmp_path / ".out.txt.")) and events[1][1] == str(target)
+    assert events[2][1] == str(tmp_path)
+    assert target.read_text() == "hello"
