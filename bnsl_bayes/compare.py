@@ -105,7 +105,7 @@ def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None =
     even when the fits hold different numbers of draws (the shipped bnsl-1 draws twice as many as
     bnsl-0 and bnsl-2). The result is a sample of the model-averaged posterior (predictive), dims
     (sample, x). `seed` chooses which draws each fit contributes; the observation noise and the
-    drift in those draws come from each fit's own seed, as in `Fit.draws`.
+    drift in those draws come from each fit's own streams, as in `Fit.draws`.
     """
     return fc.exp_draws(_averaged_log_draws(fits, x_new, kind, weights, seed))
 
