@@ -202,7 +202,8 @@ def test_a_fit_saved_before_the_stream_key_keeps_its_seed_keyed_streams(addition
 def test_stream_key_is_stable_and_sees_every_input():
     x, y = np.array([1.0, 2.0, 4.0]), np.array([3.0, 2.0, 1.5])
     k = fc.stream_key(0, x, y, "{}")
-    # a fixed value: a change here changes every saved fit's future forecasts, so it must be deliberate
+    # a fixed value: a change here changes what every new fit forecasts (saved fits keep the key they
+    # stored), so it must be deliberate
     assert k == 0x11DB38EAC4B2C9C297A69BF1A2AE375B == fc.stream_key(0, x.tolist(), y.tolist(), "{}")
     keys = {k, fc.stream_key(1, x, y, "{}"), fc.stream_key(0, x * 2, y, "{}"), fc.stream_key(0, x, y * 2, "{}"),
             fc.stream_key(0, x, y, '{"a": 1}'), fc.stream_key(0, y, x, "{}")}
