@@ -197,7 +197,8 @@ def _t_plus_normal_block(r, nu, scale, sd):
     terms[..., [0, -1]] += np.log(0.5)  # trapezoid rule: the ends carry half weight
     du = width * (z_hi - z_lo) * (t[1] - t[0])
     top = terms.max(axis=-1)
-    # log-sum-exp by hand: scipy's checks cost more than the sum on blocks this small
+    # log-sum-exp by hand: scipy.special.logsumexp took 2-3x as long on these blocks (4000 blocks of
+    # 710 x 193: 17 s vs 6-7 s; 333 of 12 x 107 x 193: 2.5-3.2 s vs 1.1-1.2 s, /tmp/lse.py)
     return np.log(np.exp(terms - top[..., None]).sum(axis=-1)) + top + np.log(du)
 
 
