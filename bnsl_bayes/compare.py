@@ -64,6 +64,26 @@ def compare(fits, method: str = "stacking") -> pd.DataFrame:
         return az.compare(loo_data, ic="loo", method=method)
 
 
+CHOICE_RULES = ("loo-best", "fewest-within-1se")
+
+
+def choose(fits: dict, table: pd.DataFrame, rule: str = "loo-best") -> str:
+    """The name of the fit that `rule` keeps, from `table = compare(fits)` (best first).
+
+    loo-best: the highest elpd_loo. fewest-within-1se: the fewest breaks among fits whose elpd_loo is
+    below the best by at most one standard error of the difference (the table's dse); ties in breaks
+    go to the higher elpd_loo.
+    """
+    if rule not in CHOICE_RULES:
+        raise ValueError(f"unknown rule {rule!r}; use one of {CHOICE_RULES}")
+    best = str(table.index[0])
+    if rule == "loo-best":
+        return best
+    close = [str(k) for k in table.index if table.loc[k, "elpd_diff"] <= table.loc[k, "dse"]]
+    # table order is best first, so min() keeps the better of two fits with as many breaks
+    return min(close, key=lambda k: fits[k].spec.breaks)
+
+
 def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int) -> xr.DataArray:
     """log y draws of the mixture of fits (see `averaged_draws`), dims (sample, x).
 
