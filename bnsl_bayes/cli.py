@@ -20,6 +20,9 @@ from pathlib import Path
 from .table import numeric_columns, read_table, require_columns
 
 PROG = "bnsl-bayes"
+# How `--breaks auto` chooses (bnsl_bayes.compare.choose); judged on context points only by
+# benchmarks/break_selection.py, its rule written before the run.
+AUTO_RULE = "loo-best"
 
 EXAMPLES = f"""\
 examples:
@@ -183,22 +186,30 @@ def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     return fit, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
-def choose_by_loo(fits: dict):
-    """The fit with the best expected log predictive density (PSIS-LOO), and a sentence saying why."""
+def choose_by_loo(fits: dict, rule: str = AUTO_RULE):
+    """The fit that `rule` keeps (bnsl_bayes.compare.choose) by PSIS-LOO, and a sentence saying why."""
     import bnsl_bayes
+    from bnsl_bayes.compare import choose
 
     table = bnsl_bayes.compare(fits)
-    best, runner_up = table.index[0], table.index[1]
-    r = table.loc[runner_up]
-    note = (f"kept {best} by LOO: elpd_loo {table.loc[best, 'elpd_loo']:.1f} vs {r['elpd_loo']:.1f} for "
-            f"{runner_up} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f}); "
-            f"stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items()))
+    kept, best = choose(fits, table, rule), str(table.index[0])
+    if kept == best:
+        other = str(table.index[1])
+        r = table.loc[other]
+        note = (f"kept {best} by LOO: elpd_loo {table.loc[best, 'elpd_loo']:.1f} vs {r['elpd_loo']:.1f} for "
+                f"{other} (difference {r['elpd_diff']:.1f} +/- {r['dse']:.1f})")
+    else:
+        r = table.loc[kept]
+        note = (f"kept {kept}, the fewest breaks within one standard error of the LOO-best {best}: elpd_loo "
+                f"{r['elpd_loo']:.1f} vs {table.loc[best, 'elpd_loo']:.1f} (difference {r['elpd_diff']:.1f} "
+                f"+/- {r['dse']:.1f})")
+    note += "; stacking weights " + ", ".join(f"{k} {w:.2f}" for k, w in table["weight"].items())
     rough = [str(k) for k, w in table["warning"].items() if w] if "warning" in table else []
     if rough:  # ArviZ flags Pareto k above min(1 - 1/log10 S, 0.7): that fit's LOO is itself uncertain
         note += (f"; PSIS-LOO is rough for {', '.join(rough)} (Pareto k above ArviZ's ~0.7 threshold at "
                  "some points), so read the "
                  "difference as a rough guide")
-    return fits[best], note
+    return fits[kept], note
 
 
 def cmd_fit(args) -> int:

@@ -458,3 +458,24 @@ def test_draws_past_the_float_range_are_inf_without_a_warning(fit1):
                                              weights={"wild": 1.0, "tame": 0.0})
     assert np.isinf(y[0, 0, 0]) and np.isfinite(y[0, 1:]).all()
     assert np.isinf(averaged.values).sum() == 1
+
+
+def test_choose_rules():
+    """choose reads a compare() table: loo-best keeps the top row; fewest-within-1se keeps the fewest
+    breaks whose elpd_loo is within one dse of the best, the better one when two tie on breaks."""
+    from types import SimpleNamespace
+
+    from bnsl_bayes.compare import choose
+
+    fits = {name: SimpleNamespace(spec=SimpleNamespace(breaks=b))
+            for name, b in [("bnsl-2", 2), ("bnsl-1", 1), ("bnsl-0", 0), ("other-1", 1)]}
+    table = pd.DataFrame({"elpd_loo": [10.0, 9.7, 8.0, 9.9], "elpd_diff": [0.0, 0.3, 2.0, 0.1],
+                          "dse": [0.0, 1.5, 1.0, 0.5]}, index=["bnsl-2", "bnsl-1", "bnsl-0", "other-1"])
+    table = table.sort_values("elpd_loo", ascending=False)
+    assert choose(fits, table) == "bnsl-2"
+    # bnsl-0 is 2.0 below with dse 1.0: out; both 1-break fits are close: the better one is kept
+    assert choose(fits, table, "fewest-within-1se") == "other-1"
+    table.loc["bnsl-0", "dse"] = 2.0  # now within one SE: the fewest breaks win
+    assert choose(fits, table, "fewest-within-1se") == "bnsl-0"
+    with pytest.raises(ValueError, match="unknown rule 'best'"):
+        choose(fits, table, "best")
