@@ -20,9 +20,6 @@ from pathlib import Path
 from .table import numeric_columns, read_table, require_columns
 
 PROG = "bnsl-bayes"
-# How `--breaks auto` chooses (bnsl_bayes.compare.choose); judged on context points only by
-# benchmarks/break_selection.py, its rule written before the run.
-AUTO_RULE = "loo-best"
 
 EXAMPLES = f"""\
 examples:
@@ -160,7 +157,7 @@ def sampler_options(args) -> dict:
 
 def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     """Fit one curve; returns (fit, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and keeps
-    the LOO-best, with `note` saying why; `spec` (a loaded ModelSpec) replaces the shipped one. The
+    the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why; `spec` (a loaded ModelSpec) replaces the shipped one. The
     core's convergence warnings are returned as text so the caller can print them next to the
     curve they concern.
     """
@@ -186,13 +183,12 @@ def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     return fit, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
-def choose_by_loo(fits: dict, rule: str = AUTO_RULE):
-    """The fit that `rule` keeps (bnsl_bayes.compare.choose) by PSIS-LOO, and a sentence saying why."""
+def choose_by_loo(fits: dict):
+    """The fit `bnsl_bayes.choose` keeps by PSIS-LOO (its default rule), and a sentence saying why."""
     import bnsl_bayes
-    from bnsl_bayes.compare import choose
 
     table = bnsl_bayes.compare(fits)
-    kept, best = choose(fits, table, rule), str(table.index[0])
+    kept, best = bnsl_bayes.choose(fits, table=table), str(table.index[0])
     if kept == best:
         other = str(table.index[1])
         r = table.loc[other]
@@ -456,8 +452,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", required=True, help="column of the scale variable (data, compute, parameters)")
     p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
     p.add_argument("--breaks", type=_breaks,
-                   help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the LOO-best (default 1, "
-                        "or the --spec's)")
+                   help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the fewest breaks whose "
+                        "PSIS-LOO is within one standard error of the best (default 1, or the --spec's)")
     p.add_argument("--spec", help="model spec: a shipped name (bnsl-2, bnsl-1-monotone) or your own .toml "
                                   "(see models/); with --breaks, they must agree")
     p.add_argument("--monotone", action="store_true",

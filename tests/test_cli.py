@@ -314,3 +314,20 @@ def test_fit_with_a_spec_file(addition_data, tmp_path):
     assert result.stdout.startswith("mine: 14 points"), result.stdout
     fit = bnsl_bayes.load(tmp_path / "f.nc")
     assert fit.spec.name == "mine" and fit.breaks == 0
+
+
+def test_choose_by_loo_says_when_it_keeps_fewer_breaks_than_the_best(monkeypatch):
+    """--breaks auto keeps the fewest breaks within one SE of the LOO-best, and says so with numbers."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    fits = {f"bnsl-{b}": SimpleNamespace(spec=SimpleNamespace(breaks=b), x=np.arange(3.0), y=np.ones(3)) for b in (0, 1, 2)}
+    table = pd.DataFrame({"elpd_loo": [10.0, 9.7, 5.0], "elpd_diff": [0.0, 0.3, 5.0], "dse": [0.0, 1.5, 1.0],
+                          "weight": [0.6, 0.4, 0.0], "warning": [False, False, False]},
+                         index=["bnsl-2", "bnsl-1", "bnsl-0"])
+    monkeypatch.setattr(bnsl_bayes, "compare", lambda f: table)
+    fit, note = cli.choose_by_loo(fits)
+    assert fit is fits["bnsl-1"]
+    assert note.startswith("kept bnsl-1, the fewest breaks within one standard error of the LOO-best bnsl-2: "
+                           "elpd_loo 9.7 vs 10.0 (difference 0.3 +/- 1.5); stacking weights bnsl-2 0.60"), note

@@ -467,18 +467,18 @@ def test_choose_rules():
 
     from bnsl_bayes.compare import choose
 
-    fits = {name: SimpleNamespace(spec=SimpleNamespace(breaks=b))
+    fits = {name: SimpleNamespace(spec=SimpleNamespace(breaks=b), x=np.arange(3.0), y=np.ones(3))
             for name, b in [("bnsl-2", 2), ("bnsl-1", 1), ("bnsl-0", 0), ("other-1", 1)]}
     table = pd.DataFrame({"elpd_loo": [10.0, 9.7, 8.0, 9.9], "elpd_diff": [0.0, 0.3, 2.0, 0.1],
                           "dse": [0.0, 1.5, 1.0, 0.5]}, index=["bnsl-2", "bnsl-1", "bnsl-0", "other-1"])
     table = table.sort_values("elpd_loo", ascending=False)
-    assert choose(fits, table) == "bnsl-2"
+    assert choose(fits, "loo-best", table=table) == "bnsl-2"
     # bnsl-0 is 2.0 below with dse 1.0: out; both 1-break fits are close: the better one is kept
-    assert choose(fits, table, "fewest-within-1se") == "other-1"
+    assert choose(fits, table=table) == "other-1"
     table.loc["bnsl-0", "dse"] = 2.0  # now within one SE: the fewest breaks win
-    assert choose(fits, table, "fewest-within-1se") == "bnsl-0"
+    assert choose(fits, "fewest-within-1se", table=table) == "bnsl-0"
     with pytest.raises(ValueError, match="unknown rule 'best'"):
-        choose(fits, table, "best")
+        choose(fits, "best", table=table)
 
 
 def test_compare_does_not_leak_arviz_overflow_warning():
