@@ -157,9 +157,9 @@ def sampler_options(args) -> dict:
 
 def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     """Fit one curve; returns (fit, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and keeps
-    the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why; `spec` (a loaded ModelSpec) replaces the shipped one. The
-    core's convergence warnings are returned as text so the caller can print them next to the
-    curve they concern.
+    the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why; `spec` (a loaded
+    ModelSpec) replaces the shipped one. The core's convergence warnings are returned as text so
+    the caller can print them next to the curve they concern.
     """
     import bnsl_bayes
     from bnsl_bayes.spec import shipped_name
