@@ -8,7 +8,7 @@
 
 __version__ = "0.1.0"
 
-from .compare import averaged_draws, averaged_forecast, choose, compare  # noqa: E402
+from .compare import averaged_draws, averaged_forecast, averaged_reach, choose, compare  # noqa: E402
 from .fit import Fit, fit  # noqa: E402
 from .forms import bnsl  # noqa: E402
 from .io import load  # noqa: E402
@@ -16,4 +16,4 @@ from .many import fit_many  # noqa: E402
 from .store import load_store  # noqa: E402
 from .spec import load_spec  # noqa: E402
 
-__all__ = ["Fit", "averaged_draws", "averaged_forecast", "bnsl", "choose", "compare", "fit", "fit_many", "load", "load_store", "load_spec", "__version__"]
+__all__ = ["Fit", "averaged_draws", "averaged_forecast", "averaged_reach", "bnsl", "choose", "compare", "fit", "fit_many", "load", "load_store", "load_spec", "__version__"]

@@ -32,6 +32,7 @@ examples:
   {PROG} breaks fit.nc
   {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
+  {PROG} forecast fit0.nc fit1.nc fit2.nc --at 1e10  # model average by LOO stacking
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
 """
 
@@ -264,19 +265,50 @@ def load_fit(path):
     return bnsl_bayes.load(path)
 
 
+def load_fits(paths) -> dict:
+    """name -> fit for several fit files: named by file stem, or by full path when two stems agree."""
+    paths = [Path(p) for p in paths]
+    names = [p.stem for p in paths] if len({p.stem for p in paths}) == len(paths) else [str(p) for p in paths]
+    if len(set(names)) != len(names):
+        raise ValueError("the same fit file is given twice")
+    return {n: load_fit(p) for n, p in zip(names, paths)}
+
+
+def model_average(paths):
+    """(fits, weights, label) for the fit files a query names. One file: that fit, weights None.
+    Several: fits of the same data, to be mixed by their LOO stacking weights (`bnsl_bayes.compare`):
+    on the benchmark's context points the stacked average of 0, 1 and 2 breaks forecast better than
+    keeping one of them (benchmarks/break_selection.py: mean log density 3.020 vs 2.926)."""
+    import bnsl_bayes
+
+    fits = load_fits(paths)
+    if len(fits) == 1:
+        (fit,) = fits.values()
+        return fits, None, fit.spec.name
+    weights = bnsl_bayes.compare(fits)["weight"].to_dict()
+    label = "LOO-stacked average of " + ", ".join(f"{k} ({w:.2f})" for k, w in weights.items())
+    return fits, weights, label
+
+
 def cmd_forecast(args) -> int:
     from .validate import check_x_new
 
+    import bnsl_bayes
+
     x_at = check_x_new(args.at, "--at")  # named as the user typed it, not as the Python argument
-    fit = load_fit(args.fit)
-    table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
+    fits, weights, label = model_average(args.fit)
+    fit = next(iter(fits.values()))
+    if weights is None:
+        table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
+    else:
+        table = bnsl_bayes.averaged_forecast(fits, x_at, prob=args.prob, kind=args.kind, weights=weights)
     if args.json:
         print_json(table.to_dict(orient="records"))
     else:
         what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
         # The mean is left to --json: far past the data it is ruled by rare extreme draws and can sit
         # far above the median (see forecast.summarize), which misleads more than it informs here.
-        print(f"{fit.spec.name} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval "
+        print(f"{label} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval "
               "(--json adds the mean)")
         print_table(table[["x", "median", "lower", "upper"]])
     return 0
@@ -297,14 +329,21 @@ def cmd_breaks(args) -> int:
 
 
 def cmd_reach(args) -> int:
-    fit = load_fit(args.fit)
+    import bnsl_bayes
+
+    fits, weights, label = model_average(args.fit)
+    fit = next(iter(fits.values()))
     target = args.target[0] if len(args.target) == 1 else args.target
-    result = fit.reach(target, prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
+    where = dict(prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
+    if weights is None:
+        result = fit.reach(target, **where)
+    else:
+        result = bnsl_bayes.averaged_reach(fits, target, weights=weights, **where)
     if args.json:
         print_json(result.to_dict() if len(args.target) == 1 else result.to_dict(orient="records"))
         return 0
     levels = ", ".join(f"{t:g}" for t in args.target)
-    print(f"{fit.x_name} at which the {fit.spec.name} curve reaches {fit.y_name} = {levels} "
+    print(f"{fit.x_name} at which the {label} curve reaches {fit.y_name} = {levels} "
           f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval; prob_before_data: "
           f"already there where the search starts, so an answer of that x means 'there or earlier')")
     if len(args.target) == 1:
@@ -318,12 +357,7 @@ def cmd_reach(args) -> int:
 def cmd_compare(args) -> int:
     import bnsl_bayes
 
-    paths = [Path(p) for p in args.fits]
-    # File stems name the rows; fall back to full paths when two files share a stem.
-    names = [p.stem for p in paths] if len({p.stem for p in paths}) == len(paths) else [str(p) for p in paths]
-    if len(set(names)) != len(names):
-        raise ValueError("the same fit file is given twice")
-    table = bnsl_bayes.compare({n: load_fit(p) for n, p in zip(names, paths)})
+    table = bnsl_bayes.compare(load_fits(args.fits))
     if args.json:
         print_json(table.reset_index(names="fit").to_dict(orient="records"))
     else:
@@ -463,9 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True,
                    help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")
 
-    p = add("forecast", cmd_forecast, "forecast y at new x from a saved fit", [json_flag],
+    several = ("fit file written by 'fit'; several fits of the same data (e.g. --breaks 0, 1 and 2) give their "
+               "model average, mixed by LOO stacking weights")
+    p = add("forecast", cmd_forecast, "forecast y at new x from a saved fit (or the average of several)", [json_flag],
             f"{PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9")
-    p.add_argument("fit", help="fit file written by 'fit'")
+    p.add_argument("fit", nargs="+", metavar="FIT", help=several)
     p.add_argument("--at", nargs="+", type=float, required=True, metavar="X", help="x values to forecast at")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
     p.add_argument("--kind", choices=("predictive", "curve"), default="predictive",
@@ -480,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],
             f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")
-    p.add_argument("fit")
+    p.add_argument("fit", nargs="+", metavar="FIT", help=several)
     p.add_argument("--target", type=float, nargs="+", required=True,
                    help="y value(s) to reach; several give one row each")
     p.add_argument("--direction", choices=("down", "up"),

@@ -1,4 +1,4 @@
-"""Comparing numbers of breaks by LOO, and model-averaged forecasts."""
+"""Comparing numbers of breaks by LOO, and model-averaged forecasts and target timing."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import xarray as xr
 
 from . import forecast as fc
-from .validate import check_prob, check_x_new
+from .validate import check_prob, check_targets, check_x_new
 
 # PSIS-LOO needs several posterior draws: from a single one ArviZ's compare raised IndexError.
 MIN_LOO_DRAWS = 2
@@ -98,12 +98,9 @@ def choose(fits, rule: str = CHOICE_RULE, table: pd.DataFrame | None = None) -> 
     return min(close, key=lambda k: named[k].spec.breaks)
 
 
-def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int) -> xr.DataArray:
-    """log y draws of the mixture of fits (see `averaged_draws`), dims (sample, x).
-
-    Mixed in log space so that a draw past the float range (a heavy-tailed Student-t predictive)
-    stays an extreme draw instead of becoming inf - inf = NaN in a quantile.
-    """
+def _mixture(fits, weights: dict | None, seed: int) -> list:
+    """(fit, rows) for each fit in the mixture (see `averaged_draws`): rows index the fit's
+    posterior draws, flattened over (chain, draw), that it contributes. Fits with weight 0 are left out."""
     named = _named(fits)
     if weights is None:
         weights = compare(named)["weight"].to_dict()
@@ -117,16 +114,31 @@ def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int)
     if not w.sum() > 0:
         raise ValueError("model weights must have a positive sum")
     w = w / w.sum()
-    x_new = check_x_new(x_new)
+    sizes = [f.posterior.sizes["chain"] * f.posterior.sizes["draw"] for f in named.values()]
+    total = min(n / wk for n, wk in zip(sizes, w) if wk > 0)
     rng = np.random.default_rng(seed)
-    ys = [f._log_draws(x_new, kind).values.reshape(-1, len(x_new)) for f in named.values()]
-    total = min(len(y) / wk for y, wk in zip(ys, w) if wk > 0)
-    pieces = []
-    for y, wk in zip(ys, w):
-        k = min(int(round(wk * total)), len(y))
+    mix = []
+    for f, n, wk in zip(named.values(), sizes, w):
+        k = min(int(round(wk * total)), n)
         if k:
-            pieces.append(y[rng.choice(len(y), size=k, replace=False)])
-    return xr.DataArray(np.concatenate(pieces), dims=("sample", "x"), coords={"x": x_new}, name="log_y")
+            mix.append((f, rng.choice(n, size=k, replace=False)))
+    return mix
+
+
+def _mixed_log_draws(mix: list, x, kind: str) -> np.ndarray:
+    """log y (kind "predictive") or log curve ("curve") draws of a `_mixture` at x: (sample, x)."""
+    return np.concatenate([f._log_draws(x, kind).values.reshape(-1, len(x))[rows] for f, rows in mix])
+
+
+def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int) -> xr.DataArray:
+    """log y draws of the mixture of fits (see `averaged_draws`), dims (sample, x).
+
+    Mixed in log space so that a draw past the float range (a heavy-tailed Student-t predictive)
+    stays an extreme draw instead of becoming inf - inf = NaN in a quantile.
+    """
+    mix = _mixture(fits, weights, seed)
+    x_new = check_x_new(x_new)
+    return xr.DataArray(_mixed_log_draws(mix, x_new, kind), dims=("sample", "x"), coords={"x": x_new}, name="log_y")
 
 
 def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,
@@ -152,3 +164,22 @@ def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
     prob = check_prob(prob)
     ly = _averaged_log_draws(fits, x_new, kind, weights, seed)
     return fc.summarize(ly.rename({"sample": "draw"}).expand_dims("chain"), prob)
+
+
+def averaged_reach(fits, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
+                   x_from: float | None = None, weights: dict | None = None, seed: int = 0):
+    """When the model-averaged curve reaches `target`: `Fit.reach` (same arguments, same answer
+    layout) on the mixture of fits that `averaged_draws` samples with the same `weights` and `seed`.
+
+    Each draw of the mixture is one fit's draw of the noise-free curve, so the answer carries the
+    uncertainty about the number of breaks: a target that one model reaches soon and another never
+    gets a prob_reached between theirs. The default direction is read from the mixture's median curve.
+    """
+    prob = check_prob(prob)
+    targets = check_targets(target)
+    mix = _mixture(fits, weights, seed)
+    first = mix[0][0]  # fits of the same data (checked): they search the same range
+    x_min, x_max = first.reach_range(x_max, x_from)
+    grid = first.reach_grid(x_max, x_from)
+    xs = fc.reach_from_curves(_mixed_log_draws(mix, grid, "curve"), grid, targets, direction, float(first.x.max()))
+    return fc.reach_table(xs if np.ndim(target) else xs[0], target, prob, x_min, x_max)

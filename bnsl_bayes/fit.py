@@ -13,7 +13,7 @@ from . import forecast as fc
 from .model import CurveData
 from .sampling import sample
 from .spec import ModelSpec, load_spec
-from .validate import check_prob, check_x_new, check_xy
+from .validate import check_prob, check_targets, check_x_new, check_xy
 
 R_HAT_LIMIT = 1.01
 # Chains whose median break positions differ by more than this factor sit in different modes.
@@ -181,6 +181,13 @@ class Fit:
             raise ValueError(f"x_max={x_max} must be a finite number above {where} ({x_lo})")
         return x_lo, x_max
 
+    def reach_grid(self, x_max: float | None = None, x_from: float | None = None, n_grid: int = 2000) -> np.ndarray:
+        """The x grid `reach_draws` evaluates the curves on: geometric over `reach_range`, exact ends."""
+        x_lo, x_max = self.reach_range(x_max, x_from)
+        grid = np.geomspace(x_lo, x_max, n_grid)
+        grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
+        return grid
+
     def reach_draws(self, target, x_max: float | None = None, n_grid: int = 2000,
                     direction: str | None = None, x_from: float | None = None) -> np.ndarray:
         """Per-draw x at which the noise-free curve first reaches `target` (inf: not within x_max).
@@ -196,24 +203,10 @@ class Fit:
         the search in the valley (x_from at its bottom, direction="up"); from the smallest x the
         curve is already above the target and the answer is that x.
         """
-        targets = np.atleast_1d(np.asarray(target, dtype=float))
-        bad = ~(np.isfinite(targets) & (targets > 0))
-        if targets.ndim != 1 or targets.size == 0 or bad.any():
-            raise ValueError(f"target must be a finite number > 0 or a non-empty sequence of them, got {target!r}"
-                             + (f" (first bad entry at position {int(np.argmax(bad))})" if bad.any() else ""))
-        if direction not in (None, "down", "up"):
-            raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
-        x_lo, x_max = self.reach_range(x_max, x_from)
-        grid = np.geomspace(x_lo, x_max, n_grid)
-        grid[0], grid[-1] = x_lo, x_max  # exact ends: a target reached at once answers x_min itself
-        curves = fc.log_curve_draws(self.posterior, grid, self.drift).values.reshape(-1, n_grid)
-        if direction is None:
-            # From the trend over the data, not from where the target sits relative to the last point:
-            # a falling curve asked for a level just above its last value has reached it inside the
-            # window (deciding by the last value sent such a query upwards, answering x = x_min).
-            end = min(max(np.searchsorted(grid, self.x.max()), 1), n_grid - 1)
-            direction = "down" if np.median(curves[:, end]) <= np.median(curves[:, 0]) else "up"
-        xs = np.stack([fc.crossing_x(curves, grid, np.log(t), below=direction == "down") for t in targets])
+        targets = check_targets(target)
+        grid = self.reach_grid(x_max, x_from, n_grid)
+        curves = self._log_draws(grid, "curve").values.reshape(-1, len(grid))
+        xs = fc.reach_from_curves(curves, grid, targets, direction, float(self.x.max()))
         return xs if np.ndim(target) else xs[0]
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None,
@@ -237,10 +230,7 @@ class Fit:
         prob = check_prob(prob)
         x_min, x_max = self.reach_range(x_max, x_from)
         xs = self.reach_draws(target, x_max, direction=direction, x_from=x_from)
-        if not np.ndim(target):
-            return fc.reach_summary(xs, target, prob, x_min, x_max)
-        return pd.DataFrame([fc.reach_summary(row, t, prob, x_min, x_max)
-                             for row, t in zip(xs, np.asarray(target, float))])
+        return fc.reach_table(xs, target, prob, x_min, x_max)
 
     # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:

@@ -261,6 +261,30 @@ def reach_summary(xs: np.ndarray, target: float, prob: float, x_min: float, x_ma
                       "prob_before_data": float((xs <= x_min).mean()), "x_max": float(x_max)})
 
 
+def reach_table(xs: np.ndarray, target, prob: float, x_min: float, x_max: float):
+    """`reach_summary` of each level: a Series for one target (xs of shape (draws,)), a DataFrame
+    with one row per target for a sequence of them (xs of shape (levels, draws))."""
+    if not np.ndim(target):
+        return reach_summary(xs, target, prob, x_min, x_max)
+    return pd.DataFrame([reach_summary(row, t, prob, x_min, x_max) for row, t in zip(xs, np.asarray(target, float))])
+
+
+def reach_from_curves(log_curves: np.ndarray, grid: np.ndarray, targets: np.ndarray, direction: str | None,
+                      x_data_max: float) -> np.ndarray:
+    """Per-draw first x on `grid` where each log curve (draws, grid) reaches each target: shape
+    (levels, draws), inf where not reached. direction None: the way the median curve moves from the
+    start of the grid to the largest fitted x (`Fit.reach_draws` says why)."""
+    if direction not in (None, "down", "up"):
+        raise ValueError(f"direction must be 'down', 'up' or None, got {direction!r}")
+    if direction is None:
+        # From the trend over the data, not from where the target sits relative to the last point:
+        # a falling curve asked for a level just above its last value has reached it inside the
+        # window (deciding by the last value sent such a query upwards, answering x = x_min).
+        end = min(max(np.searchsorted(grid, x_data_max), 1), len(grid) - 1)
+        direction = "down" if np.median(log_curves[:, end]) <= np.median(log_curves[:, 0]) else "up"
+    return np.stack([crossing_x(log_curves, grid, np.log(t), below=direction == "down") for t in targets])
+
+
 def crossing_x(log_curves: np.ndarray, x_grid: np.ndarray, log_target: float, below: bool) -> np.ndarray:
     """First x on the grid where each curve reaches the target, interpolated in log-log space.
 

@@ -92,6 +92,16 @@ def check_prob(prob: float) -> float:
     return float(prob)
 
 
+def check_targets(target) -> np.ndarray:
+    """`reach` levels as a 1-d float array: one finite number > 0, or a non-empty sequence of them."""
+    targets = np.atleast_1d(np.asarray(target, dtype=float))
+    bad = ~(np.isfinite(targets) & (targets > 0))
+    if targets.ndim != 1 or targets.size == 0 or bad.any():
+        raise ValueError(f"target must be a finite number > 0 or a non-empty sequence of them, got {target!r}"
+                         + (f" (first bad entry at position {int(np.argmax(bad))})" if bad.any() else ""))
+    return targets
+
+
 def check_x_new(x_new, name: str = "x_new") -> np.ndarray:
     if np.size(x_new) == 0:
         raise ValueError(f"{name} is empty: give at least one x to forecast at")

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -222,6 +223,36 @@ def test_breaks_reach_compare_plot(grouped_fits, addition_fit_path, addition_dat
     assert plot.returncode == 0, plot.stderr
     assert (d / "plots" / "add.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_one_line_error(run("plot", "fits/add.nc", "--out", "p.png", "--heldout", "held.csv", cwd=d), "--x")
+
+
+def test_forecast_and_reach_average_several_fits(addition_fit, addition_fit_path, addition_data, small_sampler,
+                                                 tmp_path):
+    """Several fit files of the same data: forecast and reach answer for their LOO-stacked mixture,
+    exactly as the API's averaged_forecast / averaged_reach with compare's weights (fits named by file stem)."""
+    train, _ = addition_data
+    fit0 = bnsl_bayes.fit(train.x, train.y, breaks=0, seed=0, warn=False, **small_sampler)
+    fit0.save(tmp_path / "zero.nc")
+    fits = {"zero": fit0, "addition": addition_fit}
+    weights = bnsl_bayes.compare(fits)["weight"].to_dict()
+    # Stacking gives the 0-break fit (almost) no weight here: the break is plain in these points. The
+    # mixture then differs from the first file's forecast, so a command that read only the first
+    # file, or mixed equally, would fail below; equal mixing itself is tested in test_fit_api.
+
+    got = run("forecast", tmp_path / "zero.nc", addition_fit_path, "--at", "800", "1200", "--json")
+    assert got.returncode == 0, got.stderr
+    want = bnsl_bayes.averaged_forecast(fits, [800.0, 1200.0], weights=weights)
+    assert not np.allclose(want["median"], fit0.forecast([800.0, 1200.0])["median"], rtol=1e-3)
+    pd.testing.assert_frame_equal(pd.DataFrame(json.loads(got.stdout)), want)
+    text = run("forecast", tmp_path / "zero.nc", addition_fit_path, "--at", "800")
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.startswith("LOO-stacked average of ") and f"zero ({weights['zero']:.2f})" in text.stdout
+
+    reach = run("reach", tmp_path / "zero.nc", addition_fit_path, "--target", "0.5", "--x-max", "1e5", "--json")
+    assert reach.returncode == 0, reach.stderr
+    want = bnsl_bayes.averaged_reach(fits, 0.5, x_max=1e5, weights=weights)
+    assert json.loads(reach.stdout) == {k: (float(v) if np.isfinite(v) else None) for k, v in want.items()}
+
+    assert_one_line_error(run("forecast", addition_fit_path, addition_fit_path, "--at", "800"), "given twice")
 
 
 def test_a_reader_that_stops_early_ends_the_command_quietly(addition_fit_path):

@@ -430,6 +430,33 @@ def test_compare_and_average(data):
         bnsl_bayes.compare({"all": fits[0], "fewer": other})
 
 
+def test_averaged_reach_mixes_the_fits_draws(fit1, data):
+    """averaged_reach is Fit.reach on the mixture: all weight on one fit gives that fit's answer, and
+    two fits with as many draws and equal weights pool all their draws (prob_reached is the mean)."""
+    train, _ = data
+    fit0 = bnsl_bayes.fit(train.x, train.y, breaks=0, seed=1, warn=False, **FAST)
+    fits = {"m0": fit0, "m1": fit1}
+    levels = [0.6, 0.45]
+    alone = bnsl_bayes.averaged_reach(fits, levels, prob=0.8, x_max=1e5, weights={"m0": 0.0, "m1": 1.0})
+    pd.testing.assert_frame_equal(alone, fit1.reach(levels, prob=0.8, x_max=1e5))
+    half = {"m0": 0.5, "m1": 0.5}
+    for level in levels:
+        mix = bnsl_bayes.averaged_reach(fits, level, x_max=1e5, weights=half)
+        each = [f.reach(level, x_max=1e5) for f in (fit0, fit1)]
+        assert mix.prob_reached == pytest.approx((each[0].prob_reached + each[1].prob_reached) / 2)
+        lo, hi = sorted(e["median"] for e in each)
+        assert lo <= mix["median"] <= hi
+    assert each[0].prob_reached != each[1].prob_reached  # the models disagree about 0.45: a real mixture
+    # the seed picks the draws of an unequal mixture, as for averaged_forecast
+    skew = {"m0": 0.3, "m1": 0.7}
+    assert bnsl_bayes.averaged_reach(fits, 0.6, weights=skew, seed=1).equals(
+        bnsl_bayes.averaged_reach(fits, 0.6, weights=skew, seed=1))
+    with pytest.raises(ValueError, match="position 1"):
+        bnsl_bayes.averaged_reach(fits, [0.6, 0.0], weights=half)
+    with pytest.raises(ValueError, match="direction must be"):
+        bnsl_bayes.averaged_reach(fits, 0.6, weights=half, direction="sideways")
+
+
 def test_forecast_summary_of_extreme_draws_is_quiet_and_exact():
     """The mean is taken in log space: a heavy-tailed draw makes it inf without an overflow warning
     (a Student-t fit leaked one), and ordinary draws give the plain mean of y."""
