@@ -26,6 +26,7 @@ examples:
   {PROG} demo                                   # fit the bundled 4-digit addition curve
   {PROG} fit runs.csv --x tokens --y loss --out fit.nc
   {PROG} fit runs.csv --x tokens --y loss --breaks auto --out fit.nc
+  {PROG} fit runs.csv --x tokens --y loss --breaks auto --keep-all --out fit.nc
   {PROG} fit runs.parquet --x tokens --y loss --group model --out fits/
   {PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9
   {PROG} forecast fit.nc --at 1e10 --json
@@ -156,11 +157,24 @@ def sampler_options(args) -> dict:
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def auto_specs(monotone: bool) -> list:
+    """The shipped specs --breaks auto fits: 0, 1 and 2 breaks (monotone or not)."""
+    from .spec import shipped_name
+
+    return [shipped_name(b, monotone) for b in (0, 1, 2)]
+
+
+def kept_path(out: Path, spec_name: str) -> Path:
+    """Where --keep-all writes the fit of `spec_name` next to OUT: OUT_STEM.<spec>.nc."""
+    return out.with_name(f"{out.stem}.{spec_name}{out.suffix or '.nc'}")
+
+
 def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
-    """Fit one curve; returns (fit, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and keeps
-    the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why; `spec` (a loaded
-    ModelSpec) replaces the shipped one. The core's convergence warnings are returned as text so
-    the caller can print them next to the curve they concern.
+    """Fit one curve; returns (fit, fits, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and
+    keeps the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why, and `fits` holds all
+    three by spec name (the kept one alone otherwise); `spec` (a loaded ModelSpec) replaces the
+    shipped one. The core's convergence warnings are returned as text so the caller can print them
+    next to the curve they concern.
     """
     import bnsl_bayes
     from bnsl_bayes.spec import shipped_name
@@ -176,12 +190,13 @@ def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
             fit, note = bnsl_bayes.fit(x, y, spec=shipped_name(int(breaks), monotone), **kw), ""
         else:
             # Only the kept fit's warnings concern the user: the others are not saved.
-            fits = {shipped_name(b, monotone): bnsl_bayes.fit(x, y, spec=shipped_name(b, monotone), warn=False, **kw)
-                    for b in (0, 1, 2)}
+            fits = {name: bnsl_bayes.fit(x, y, spec=name, warn=False, **kw) for name in auto_specs(monotone)}
             fit, note = choose_by_loo(fits)
             fit.warn_if_unconverged()
             fit.warn_if_rising()
-    return fit, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    if breaks != "auto" or spec is not None:
+        fits = {fit.spec.name: fit}
+    return fit, fits, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
 def choose_by_loo(fits: dict):
@@ -222,13 +237,15 @@ def cmd_fit(args) -> int:
                              "(e.g. --spec bnsl-1-monotone)")
         spec = load_spec(args.spec, breaks=args.breaks)  # checked before any data is read
     breaks = 1 if args.breaks is None else args.breaks
+    if args.keep_all and breaks != "auto":
+        raise ValueError("--keep-all writes the three fits --breaks auto compares: use it with --breaks auto")
     data_path = Path(args.data)
     df = read_table(data_path, text_columns=args.group or ())
     require_columns(df, [args.x, args.y, *(args.group or [])], data_path)
     df = numeric_columns(df, [args.x, args.y], data_path)
     groups = list(curves(df, args.group))
     # Check every curve before sampling any: a bad row 900 should not cost 899 rows of fitting.
-    targets = {}
+    targets, written = {}, {}  # label -> OUT; every file to write -> its curve's label
     for label, rows in groups:
         where = data_path.name if label is None else f"{data_path.name}, group {label}"
         try:
@@ -236,21 +253,29 @@ def cmd_fit(args) -> int:
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
         out = output_path(args.out, label, data_path)
-        if out in targets.values():
-            other = next(k for k, v in targets.items() if v == out)
-            raise ValueError(f"groups {other!r} and {label!r} both map to the file name {out}; rename one of them")
+        for path in [out, *(kept_path(out, n) for n in auto_specs(args.monotone) if args.keep_all)]:
+            if path in written:
+                raise ValueError(f"groups {written[path]!r} and {label!r} both map to the file name {path}; "
+                                 "rename one of them")
+            written[path] = label
         targets[label] = out
-    refuse_overwriting_inputs(targets.values(), [data_path, args.spec])
+    refuse_overwriting_inputs(written, [data_path, args.spec])
 
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
     for label, rows in bar:
-        fit, note, problems = fit_one(rows[args.x], rows[args.y], breaks, args, args.x, args.y, spec)
+        fit, fits, note, problems = fit_one(rows[args.x], rows[args.y], breaks, args, args.x, args.y, spec)
         fit.save(targets[label])
         prefix = "" if label is None else f"[{label}] "
         print(f"{prefix}{describe(fit)} -> {targets[label]}", flush=True)
         if note:
             print(f"{prefix}{note}", flush=True)
+        if args.keep_all:
+            kept = [kept_path(targets[label], name) for name in fits]
+            for f, path in zip(fits.values(), kept):
+                f.save(path)
+            print(f"{prefix}all {len(kept)} fits -> {', '.join(map(str, kept))} (their LOO-stacked average: "
+                  f"{PROG} forecast {' '.join(map(str, kept))} --at X)", flush=True)
         for message in problems:
             warn(prefix + message)
     return 0
@@ -406,7 +431,7 @@ def cmd_demo(args) -> int:
     train, held = data[data["role"] == "fit"], data[data["role"] == "extrapolate"]
     print(f"4-digit addition (BNSL paper, Fig. 4): fitting a 1-break BNSL to {len(train)} points "
           f"(training set size {train.x.min():g}..{train.x.max():g}), forecasting {len(held)} held-out points")
-    fit, _, problems = fit_one(train.x, train.y, 1, args, "training set size", "test cross-entropy")
+    fit, _, _, problems = fit_one(train.x, train.y, 1, args, "training set size", "test cross-entropy")
     print(describe(fit), flush=True)
     for message in problems:
         warn(message)
@@ -493,6 +518,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monotone", action="store_true",
                    help="use the monotone specs (bnsl-N-monotone): no segment of the curve rises, for losses "
                         "and errors that cannot get worse with scale")
+    p.add_argument("--keep-all", action="store_true",
+                   help="with --breaks auto, also write each of the three fits next to the kept one "
+                        "(OUT_STEM.bnsl-0.nc, ...): give them all to forecast or reach for their "
+                        "LOO-stacked average")
     p.add_argument("--group", nargs="+", metavar="COL", help="fit one curve per value of these columns")
     p.add_argument("--out", required=True,
                    help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")

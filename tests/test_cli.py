@@ -293,8 +293,9 @@ def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypat
 
     monkeypatch.setattr(bnsl_bayes, "fit", fake_fit)
     args = argparse.Namespace(seed=0, quiet=True, chains=None, tune=None, draws=None, target_accept=None)
-    fit, note, problems = cli.fit_one(addition_fit.x, addition_fit.y, "auto", args, "x", "y")
+    fit, fits, note, problems = cli.fit_one(addition_fit.x, addition_fit.y, "auto", args, "x", "y")
     assert calls == [("bnsl-0", False), ("bnsl-1", False), ("bnsl-2", False)] and fit is warns
+    assert list(fits) == ["bnsl-0", "bnsl-1", "bnsl-2"]
     assert note.startswith("kept")
     assert len([p for p in problems if "divergent transitions" in p]) == 1
     # --monotone picks the monotone spec of each number of breaks
@@ -304,6 +305,30 @@ def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypat
     calls.clear()
     cli.fit_one(addition_fit.x, addition_fit.y, 2, argparse.Namespace(**vars(args), monotone=True), "x", "y")
     assert calls == [("bnsl-2-monotone", True)]
+
+
+def test_keep_all_writes_the_three_fits_for_averaging(addition_fit, addition_data, monkeypatch, tmp_path, capsys):
+    """--breaks auto --keep-all writes the kept fit to OUT and each compared fit to OUT_STEM.<spec>.nc,
+    which forecast then averages. (Sampling is replaced by real fits: bnsl-1 and a 10%-lower copy.)"""
+    lower = addition_fit.idata.copy()
+    lower.posterior["log_b"] = lower.posterior["log_b"] - 0.1
+    made = {"bnsl-0": bnsl_bayes.Fit(lower), "bnsl-1": addition_fit, "bnsl-2": bnsl_bayes.Fit(lower)}
+    monkeypatch.setattr(bnsl_bayes, "fit", lambda x, y, spec=None, **kw: made[spec])
+    train, _ = addition_data
+    train.to_csv(tmp_path / "runs.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["fit", "runs.csv", "--x", "x", "--y", "y", "--breaks", "auto", "--keep-all", "--out", "fit.nc"]) == 0
+    out = capsys.readouterr().out
+    paths = [tmp_path / f"fit.bnsl-{b}.nc" for b in (0, 1, 2)]
+    assert all(p.is_file() for p in paths) and (tmp_path / "fit.nc").is_file()
+    assert "all 3 fits -> fit.bnsl-0.nc, fit.bnsl-1.nc, fit.bnsl-2.nc" in out
+    for p, f in zip(paths, made.values()):  # each file is its own fit, not the kept one three times
+        pd.testing.assert_frame_equal(bnsl_bayes.load(p).forecast([800.0]), f.forecast([800.0]))
+    assert cli.main(["forecast", *map(str, paths), "--at", "800"]) == 0
+    assert capsys.readouterr().out.startswith("LOO-stacked average of ")
+    # only with --breaks auto: a single number of breaks has nothing else to keep
+    assert cli.main(["fit", "runs.csv", "--x", "x", "--y", "y", "--keep-all", "--out", "one.nc"]) == 2
+    assert "use it with --breaks auto" in capsys.readouterr().err and not (tmp_path / "one.nc").exists()
 
 
 def test_choose_by_loo_says_which_and_why(addition_fit, addition_data, small_sampler):
