@@ -304,15 +304,14 @@ def model_average(paths):
     Several: fits of the same data, to be mixed by their LOO stacking weights (`bnsl_bayes.compare`):
     on the benchmark's context points the stacked average of 0, 1 and 2 breaks forecast better than
     keeping one of them (benchmarks/break_selection.py: mean log density 3.020 vs 2.926)."""
-    import bnsl_bayes
+    from .compare import average_label, stacking_weights
 
     fits = load_fits(paths)
     if len(fits) == 1:
         (fit,) = fits.values()
         return fits, None, fit.spec.name
-    weights = bnsl_bayes.compare(fits)["weight"].to_dict()
-    label = "LOO-stacked average of " + ", ".join(f"{k} ({w:.2f})" for k, w in weights.items())
-    return fits, weights, label
+    weights = stacking_weights(fits)
+    return fits, weights, average_label(weights)
 
 
 def cmd_forecast(args) -> int:
@@ -398,8 +397,8 @@ def cmd_plot(args) -> int:
     from .plots import plot_forecast
     from .validate import check_xy
 
-    refuse_overwriting_inputs([args.out], [args.fit, args.heldout])
-    fit = load_fit(args.fit)
+    refuse_overwriting_inputs([args.out], [*args.fit, args.heldout])
+    fits, weights, _ = model_average(args.fit)
     heldout = None
     if args.heldout:
         if not (args.x and args.y):
@@ -411,7 +410,8 @@ def cmd_plot(args) -> int:
             heldout = check_xy(df[args.x], df[args.y], args.x, args.y, min_distinct_x=1)
         except ValueError as e:
             raise ValueError(f"{Path(args.heldout).name}: {e}") from None
-    fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout)
+    fit = fits if weights is not None else next(iter(fits.values()))
+    fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout, weights=weights)
     out = save_figure(fig, args.out)
     print(f"wrote {out}")
     return 0
@@ -560,9 +560,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"{PROG} compare fit0.nc fit1.nc fit2.nc")
     p.add_argument("fits", nargs="+", metavar="FIT", help="two or more fit files of the same data")
 
-    p = add("plot", cmd_plot, "plot the posterior forecast of a saved fit to an image", (),
-            f"{PROG} plot fit.nc --out fit.png --at-max 1e12 --heldout test.csv --x tokens --y loss")
-    p.add_argument("fit")
+    p = add("plot", cmd_plot, "plot the posterior forecast of a saved fit (or the average of several) to an image",
+            (), f"{PROG} plot fit.nc --out fit.png --at-max 1e12 --heldout test.csv --x tokens --y loss")
+    p.add_argument("fit", nargs="+", metavar="FIT", help=several)
     p.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
     p.add_argument("--at-max", type=float, help="extend the forecast to this x (default 2x the largest fitted x)")
     p.add_argument("--prob", type=_prob, nargs="+", default=[0.5, 0.9], help="band probabilities (default 0.5 0.9)")

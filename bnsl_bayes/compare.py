@@ -141,6 +141,22 @@ def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int)
     return xr.DataArray(_mixed_log_draws(mix, x_new, kind), dims=("sample", "x"), coords={"x": x_new}, name="log_y")
 
 
+def stacking_weights(fits) -> dict:
+    """name -> LOO stacking weight (`compare`), in the order of the fits."""
+    named = _named(fits)
+    weights = compare(named)["weight"].to_dict()
+    return {k: float(weights[k]) for k in named}
+
+
+def average_label(weights: dict, stacked: bool = True) -> str:
+    """How answers of a model average name it: 'LOO-stacked average of bnsl-1 (0.78), bnsl-2 (0.22),
+    bnsl-0 (0.00)' (without 'LOO-stacked' for weights of the user's own), heaviest first, weights
+    normalised. Fits of weight 0 stay in the name: the reader sees they were weighed and dropped."""
+    total = sum(weights.values())
+    shown = sorted(((k, w / total) for k, w in weights.items()), key=lambda kw: -kw[1])
+    return ("LOO-stacked average" if stacked else "average") + " of " + ", ".join(f"{k} ({w:.2f})" for k, w in shown)
+
+
 def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,
                    seed: int = 0) -> xr.DataArray:
     """Draws of y at x_new from the mixture of fits with LOO stacking weights (or given weights,

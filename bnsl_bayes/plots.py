@@ -1,7 +1,7 @@
 """Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
 
-Every function takes a `Fit` (fresh or loaded from disk) and draws on `ax` if given, else on a new
-figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
+Every function takes a `Fit` (fresh or loaded from disk; `plot_forecast` also several, for their
+model average) and draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
 shows exactly what the API reports.
 
 >>> from bnsl_bayes.plots import plot_forecast
@@ -89,14 +89,28 @@ def _readable_log_ticks(ax):
 
 
 def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind="predictive",
-                  logx=True, logy=True, n_grid=200):
+                  logx=True, logy=True, n_grid=200, weights=None):
     """Posterior forecast: median line, central `prob` bands, data, extrapolation region.
 
+    fit: a Fit, or several fits of the same data (a list, or a dict name -> fit) for their model
+    average (`averaged_forecast`), mixed by `weights` (default: LOO stacking weights).
     x_max: right end of the curve (default twice the largest fitted x, widened to cover `heldout`).
     heldout: points the fit did not see, as (x, y) or a two-column DataFrame; drawn in red.
     kind: "predictive" (bands include observation noise) or "curve" (the noise-free law).
     Returns (fig, ax).
     """
+    from .compare import _named, average_label, averaged_forecast, stacking_weights
+
+    if isinstance(fit, (list, tuple, dict)):
+        fits = _named(fit)
+        mix = stacking_weights(fits) if weights is None else weights
+        title = average_label(mix, stacked=weights is None)
+        forecast = lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)  # noqa: E731
+        fit = next(iter(fits.values()))  # same data in all: the data, names and window come from any
+    elif weights is not None:
+        raise ValueError("weights mix several fits: pass a list or dict of fits with them")
+    else:
+        title, forecast = fit.spec.name, lambda g, p: fit.forecast(g, prob=p, kind=kind)  # noqa: E731
     fig, ax = _axes(ax)
     x_fit_max = float(fit.x.max())
     held = _as_xy(heldout) if heldout is not None else None
@@ -114,7 +128,7 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     probs = sorted(np.atleast_1d(prob), reverse=True)  # widest band first, so narrower ones sit on top
     median = None
     for i, p in enumerate(probs):
-        fc = fit.forecast(grid, prob=float(p), kind=kind)
+        fc = forecast(grid, float(p))
         alpha = 0.18 + 0.22 * i / max(len(probs) - 1, 1)
         ax.fill_between(fc["x"], fc["lower"], fc["upper"], color=_POSTERIOR, alpha=alpha, linewidth=0,
                         label=f"{p:.0%} interval")
@@ -133,7 +147,7 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     ax.set_xlabel(fit.x_name)
     ax.set_ylabel(fit.y_name)
     what = "posterior predictive" if kind == "predictive" else "posterior curve"
-    ax.set_title(f"{fit.spec.name}: {what}")
+    ax.set_title(f"{title}: {what}", fontsize="medium" if len(title) > 40 else None)
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax

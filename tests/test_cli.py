@@ -252,6 +252,9 @@ def test_forecast_and_reach_average_several_fits(addition_fit, addition_fit_path
     want = bnsl_bayes.averaged_reach(fits, 0.5, x_max=1e5, weights=weights)
     assert json.loads(reach.stdout) == {k: (float(v) if np.isfinite(v) else None) for k, v in want.items()}
 
+    plot = run("plot", tmp_path / "zero.nc", addition_fit_path, "--out", tmp_path / "avg.png")
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "avg.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert_one_line_error(run("forecast", addition_fit_path, addition_fit_path, "--at", "800"), "given twice")
 
 

@@ -60,6 +60,23 @@ def test_forecast_plot_options(addition_fit):
         plots.plot_forecast(addition_fit, x_max=1.0)
 
 
+def test_forecast_plot_of_a_model_average(addition_fit):
+    """Several fits: the median line is averaged_forecast's median with the same weights, and the
+    title names the mixture. (A 20%-lower copy of the real fit stands in for a second model.)"""
+    lower = addition_fit.idata.copy()
+    lower.posterior["log_b"] = lower.posterior["log_b"] - 0.2
+    fits = {"base": addition_fit, "lower": bnsl_bayes.Fit(lower)}
+    weights = {"base": 0.25, "lower": 0.75}
+    _, ax = plots.plot_forecast(fits, weights=weights, n_grid=20)
+    line = ax.get_lines()[0]
+    want = bnsl_bayes.averaged_forecast(fits, line.get_xdata(), prob=0.5, weights=weights)
+    np.testing.assert_allclose(line.get_ydata(), want["median"])
+    assert not np.allclose(line.get_ydata(), addition_fit.forecast(line.get_xdata())["median"], rtol=1e-3)
+    assert ax.get_title() == "average of lower (0.75), base (0.25): posterior predictive"
+    with pytest.raises(ValueError, match="weights mix several fits"):
+        plots.plot_forecast(addition_fit, weights=weights)
+
+
 def test_forecast_plot_on_given_axes_and_loaded_fit(addition_fit_path):
     fit = bnsl_bayes.load(addition_fit_path)
     fig, (left, right) = plt.subplots(1, 2)
