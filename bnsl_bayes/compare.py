@@ -103,7 +103,7 @@ def _mixture(fits, weights: dict | None, seed: int) -> list:
     posterior draws, flattened over (chain, draw), that it contributes. Fits with weight 0 are left out."""
     named = _named(fits)
     if weights is None:
-        weights = compare(named)["weight"].to_dict()
+        weights = stacking_weights(named)
     unknown = sorted(set(weights) - set(named))
     if unknown:
         raise ValueError(f"weights name models that are not among the fits: {unknown}; fits: {sorted(named)}")
