@@ -192,10 +192,17 @@ def averaged_reach(fits, target, prob: float = 0.9, x_max: float | None = None, 
     gets a prob_reached between theirs. The default direction is read from the mixture's median curve.
     """
     prob = check_prob(prob)
+    xs, x_min, x_max = _averaged_reach_draws(fits, target, x_max, direction, x_from, weights, seed)
+    return fc.reach_table(xs, target, prob, x_min, x_max)
+
+
+def _averaged_reach_draws(fits, target, x_max, direction, x_from, weights, seed):
+    """(per-draw crossing x of the mixture, as `Fit.reach_draws` gives them for one fit; start and
+    end of the searched range)."""
     targets = check_targets(target)
     mix = _mixture(fits, weights, seed)
     first = mix[0][0]  # fits of the same data (checked): they search the same range
     x_min, x_max = first.reach_range(x_max, x_from)
     grid = first.reach_grid(x_max, x_from)
     xs = fc.reach_from_curves(_mixed_log_draws(mix, grid, "curve"), grid, targets, direction, float(first.x.max()))
-    return fc.reach_table(xs if np.ndim(target) else xs[0], target, prob, x_min, x_max)
+    return (xs if np.ndim(target) else xs[0]), x_min, x_max

@@ -1,7 +1,7 @@
 """Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
 
-Every function takes a `Fit` (fresh or loaded from disk; `plot_forecast` also several, for their
-model average) and draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
+Every function takes a `Fit` (fresh or loaded from disk; `plot_forecast` and `plot_reach` also
+several fits of the same data, for their model average) and draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
 shows exactly what the API reports.
 
 >>> from bnsl_bayes.plots import plot_forecast
@@ -88,6 +88,21 @@ def _readable_log_ticks(ax):
         axis.set_minor_formatter(ticker.FuncFormatter(minor))
 
 
+def _one_or_average(fit, weights):
+    """(fits, fit, weights, title): for one Fit, (None, fit, None, its spec name); for several fits of
+    the same data (a list, or a dict name -> fit), the fits by name, the first (data, names and window
+    are the same in all), their weights (default: LOO stacking) and the mixture's name."""
+    from .compare import _named, average_label, stacking_weights
+
+    if isinstance(fit, (list, tuple, dict)):
+        fits = _named(fit)
+        mix = stacking_weights(fits) if weights is None else weights
+        return fits, next(iter(fits.values())), mix, average_label(mix, stacked=weights is None)
+    if weights is not None:
+        raise ValueError("weights mix several fits: pass a list or dict of fits with them")
+    return None, fit, None, fit.spec.name
+
+
 def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind="predictive",
                   logx=True, logy=True, n_grid=200, weights=None):
     """Posterior forecast: median line, central `prob` bands, data, extrapolation region.
@@ -99,18 +114,13 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     kind: "predictive" (bands include observation noise) or "curve" (the noise-free law).
     Returns (fig, ax).
     """
-    from .compare import _named, average_label, averaged_forecast, stacking_weights
+    from .compare import averaged_forecast
 
-    if isinstance(fit, (list, tuple, dict)):
-        fits = _named(fit)
-        mix = stacking_weights(fits) if weights is None else weights
-        title = average_label(mix, stacked=weights is None)
-        forecast = lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)  # noqa: E731
-        fit = next(iter(fits.values()))  # same data in all: the data, names and window come from any
-    elif weights is not None:
-        raise ValueError("weights mix several fits: pass a list or dict of fits with them")
+    fits, fit, mix, title = _one_or_average(fit, weights)
+    if fits is None:
+        forecast = lambda g, p: fit.forecast(g, prob=p, kind=kind)  # noqa: E731
     else:
-        title, forecast = fit.spec.name, lambda g, p: fit.forecast(g, prob=p, kind=kind)  # noqa: E731
+        forecast = lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)  # noqa: E731
     fig, ax = _axes(ax)
     x_fit_max = float(fit.x.max())
     held = _as_xy(heldout) if heldout is not None else None
@@ -181,23 +191,29 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50):
     return fig, ax
 
 
-def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None, x_from=None):
+def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None, x_from=None, weights=None):
     """Posterior density of the x where the noise-free curve first reaches `target`.
 
     Draws that never reach it by x_max (default 1000x the largest fitted x, as in `Fit.reach`)
     are not in the histogram; their share is in the title as 1 - P(reached). direction and
-    x_from as in `Fit.reach`. Returns (fig, ax).
+    x_from as in `Fit.reach`. fit: a Fit, or several fits of the same data for their model
+    average (`averaged_reach`, mixed by `weights`, default LOO stacking). Returns (fig, ax).
     """
+    from .compare import _averaged_reach_draws
     from .forecast import reach_summary
     from .validate import check_prob
 
     if np.ndim(target):
         raise ValueError(f"plot_reach draws one target; got {np.size(target)} (call it once per target, "
                          "or use Fit.reach for a table of several)")
+    fits, fit, mix, name = _one_or_average(fit, weights)
     fig, ax = _axes(ax)
-    x_min, x_max = fit.reach_range(x_max, x_from)
     # One evaluation of the curve grid serves both the histogram and the summary in the title.
-    xs = fit.reach_draws(target, x_max=x_max, direction=direction, x_from=x_from)
+    if fits is None:
+        x_min, x_max = fit.reach_range(x_max, x_from)
+        xs = fit.reach_draws(target, x_max=x_max, direction=direction, x_from=x_from)
+    else:
+        xs, x_min, x_max = _averaged_reach_draws(fits, target, x_max, direction, x_from, mix, seed=0)
     summary = reach_summary(xs, target, check_prob(prob), x_min, x_max)
     reached = xs[np.isfinite(xs)]
     _shade_data_window(ax, fit)
@@ -211,8 +227,9 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     ax.set_xscale("log")
     ax.set_xlabel(fit.x_name)
     ax.set_ylabel("posterior density per decade")
-    ax.set_title(f"when does {fit.y_name} reach {target:.4g}?\n"
-                 f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}")
+    ax.set_title(f"{name}: when does {fit.y_name} reach {target:.4g}?\n"
+                 f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}",
+                 fontsize="medium" if len(name) > 30 else None)
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax

@@ -60,7 +60,7 @@ def test_forecast_plot_options(addition_fit):
         plots.plot_forecast(addition_fit, x_max=1.0)
 
 
-def test_forecast_plot_of_a_model_average(addition_fit):
+def test_forecast_and_reach_plots_of_a_model_average(addition_fit):
     """Several fits: the median line is averaged_forecast's median with the same weights, and the
     title names the mixture. (A 20%-lower copy of the real fit stands in for a second model.)"""
     lower = addition_fit.idata.copy()
@@ -75,6 +75,14 @@ def test_forecast_plot_of_a_model_average(addition_fit):
     assert ax.get_title() == "average of lower (0.75), base (0.25): posterior predictive"
     with pytest.raises(ValueError, match="weights mix several fits"):
         plots.plot_forecast(addition_fit, weights=weights)
+    # plot_reach of the average: its title reports averaged_reach's P(reached), its dashed line the median
+    want = bnsl_bayes.averaged_reach(fits, 0.5, weights=weights)
+    _, ax = plots.plot_reach(fits, 0.5, weights=weights)
+    assert ax.get_title().startswith("average of lower (0.75), base (0.25): when does")
+    assert f"= {want['prob_reached']:.2f}" in ax.get_title()
+    assert want["prob_reached"] != addition_fit.reach(0.5)["prob_reached"]
+    (median,) = [line for line in ax.get_lines() if line.get_label().startswith("median")]
+    assert median.get_xdata()[0] == pytest.approx(want["median"])
 
 
 def test_forecast_plot_on_given_axes_and_loaded_fit(addition_fit_path):
