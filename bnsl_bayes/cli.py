@@ -33,7 +33,7 @@ examples:
   {PROG} breaks fit.nc
   {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
-  {PROG} forecast fit0.nc fit1.nc fit2.nc --at 1e10  # model average by LOO stacking
+  {PROG} forecast fit.bnsl-*.nc --at 1e10          # LOO-stacked average of --keep-all's fits
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
 """
 
