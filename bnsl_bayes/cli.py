@@ -184,18 +184,15 @@ def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         monotone = getattr(args, "monotone", False)  # `demo` has no --monotone
-        if spec is not None:
-            fit, note = bnsl_bayes.fit(x, y, spec=spec, **kw), ""
-        elif breaks != "auto":
-            fit, note = bnsl_bayes.fit(x, y, spec=shipped_name(int(breaks), monotone), **kw), ""
+        if spec is not None or breaks != "auto":
+            fit = bnsl_bayes.fit(x, y, spec=spec if spec is not None else shipped_name(int(breaks), monotone), **kw)
+            fits, note = {fit.spec.name: fit}, ""
         else:
             # Only the kept fit's warnings concern the user: the others are not saved.
             fits = {name: bnsl_bayes.fit(x, y, spec=name, warn=False, **kw) for name in auto_specs(monotone)}
             fit, note = choose_by_loo(fits)
             fit.warn_if_unconverged()
             fit.warn_if_rising()
-    if breaks != "auto" or spec is not None:
-        fits = {fit.spec.name: fit}
     return fit, fits, note, [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
 
 
@@ -300,18 +297,19 @@ def load_fits(paths) -> dict:
 
 
 def model_average(paths):
-    """(fits, weights, label) for the fit files a query names. One file: that fit, weights None.
-    Several: fits of the same data, to be mixed by their LOO stacking weights (`bnsl_bayes.compare`):
-    on the benchmark's context points the stacked average of 0, 1 and 2 breaks forecast better than
+    """`bnsl_bayes.compare.one_or_average` of the fit files a query names: (fits, fit, weights,
+    label), with fits None for one file. Several files are mixed by their LOO stacking weights: on
+    the benchmark's context points the stacked average of 0, 1 and 2 breaks forecast better than
     keeping one of them (benchmarks/break_selection.py: mean log density 3.020 vs 2.926)."""
-    from .compare import average_label, stacking_weights
+    from .compare import one_or_average
 
+    return one_or_average(fits_or_fit(paths))
+
+
+def fits_or_fit(paths):
+    """The fit a single path names, or name -> fit for several (`load_fits`)."""
     fits = load_fits(paths)
-    if len(fits) == 1:
-        (fit,) = fits.values()
-        return fits, None, fit.spec.name
-    weights = stacking_weights(fits)
-    return fits, weights, average_label(weights)
+    return fits if len(fits) > 1 else next(iter(fits.values()))
 
 
 def cmd_forecast(args) -> int:
@@ -320,9 +318,8 @@ def cmd_forecast(args) -> int:
     import bnsl_bayes
 
     x_at = check_x_new(args.at, "--at")  # named as the user typed it, not as the Python argument
-    fits, weights, label = model_average(args.fit)
-    fit = next(iter(fits.values()))
-    if weights is None:
+    fits, fit, weights, label = model_average(args.fit)
+    if fits is None:
         table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
     else:
         table = bnsl_bayes.averaged_forecast(fits, x_at, prob=args.prob, kind=args.kind, weights=weights)
@@ -355,11 +352,10 @@ def cmd_breaks(args) -> int:
 def cmd_reach(args) -> int:
     import bnsl_bayes
 
-    fits, weights, label = model_average(args.fit)
-    fit = next(iter(fits.values()))
+    fits, fit, weights, label = model_average(args.fit)
     target = args.target[0] if len(args.target) == 1 else args.target
     where = dict(prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
-    if weights is None:
+    if fits is None:
         result = fit.reach(target, **where)
     else:
         result = bnsl_bayes.averaged_reach(fits, target, weights=weights, **where)
@@ -398,7 +394,7 @@ def cmd_plot(args) -> int:
     from .validate import check_xy
 
     refuse_overwriting_inputs([args.out], [*args.fit, args.heldout])
-    fits, weights, _ = model_average(args.fit)
+    fit = fits_or_fit(args.fit)  # several: plot_forecast mixes them by their stacking weights
     heldout = None
     if args.heldout:
         if not (args.x and args.y):
@@ -410,8 +406,7 @@ def cmd_plot(args) -> int:
             heldout = check_xy(df[args.x], df[args.y], args.x, args.y, min_distinct_x=1)
         except ValueError as e:
             raise ValueError(f"{Path(args.heldout).name}: {e}") from None
-    fit = fits if weights is not None else next(iter(fits.values()))
-    fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout, weights=weights)
+    fig, _ = plot_forecast(fit, x_max=args.at_max, prob=tuple(args.prob), heldout=heldout)
     out = save_figure(fig, args.out)
     print(f"wrote {out}")
     return 0

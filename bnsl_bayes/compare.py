@@ -157,6 +157,22 @@ def average_label(weights: dict, stacked: bool = True) -> str:
     return ("LOO-stacked average" if stacked else "average") + " of " + ", ".join(f"{k} ({w:.2f})" for k, w in shown)
 
 
+def one_or_average(fit, weights: dict | None = None):
+    """(fits, fit, weights, label) for an answer asked of one fit or of the average of several.
+
+    One Fit: (None, fit, None, its spec name); `weights` is refused. Several fits of the same data
+    (a list, or a dict name -> fit): the fits by name, the first of them (data, names and window are
+    the same in all), their weights (default: LOO stacking) and the mixture's `average_label`.
+    """
+    if isinstance(fit, (list, tuple, dict)):
+        fits = _named(fit)
+        mix = stacking_weights(fits) if weights is None else weights
+        return fits, next(iter(fits.values())), mix, average_label(mix, stacked=weights is None)
+    if weights is not None:
+        raise ValueError("weights mix several fits: pass a list or dict of fits with them")
+    return None, fit, None, fit.spec.name
+
+
 def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,
                    seed: int = 0) -> xr.DataArray:
     """Draws of y at x_new from the mixture of fits with LOO stacking weights (or given weights,

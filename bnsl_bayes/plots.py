@@ -1,8 +1,9 @@
 """Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
 
 Every function takes a `Fit` (fresh or loaded from disk; `plot_forecast` and `plot_reach` also
-several fits of the same data, for their model average) and draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach), so a plot
-shows exactly what the API reports.
+several fits of the same data, for their model average) and draws on `ax` if given, else on a new
+figure. The numbers come from the Fit's own methods (forecast, break_positions, reach) or the
+model averages of compare.py, so a plot shows exactly what the API reports.
 
 >>> from bnsl_bayes.plots import plot_forecast
 >>> fig, ax = plot_forecast(fit, heldout=(x_test, y_test))   # doctest: +SKIP
@@ -88,19 +89,12 @@ def _readable_log_ticks(ax):
         axis.set_minor_formatter(ticker.FuncFormatter(minor))
 
 
-def _one_or_average(fit, weights):
-    """(fits, fit, weights, title): for one Fit, (None, fit, None, its spec name); for several fits of
-    the same data (a list, or a dict name -> fit), the fits by name, the first (data, names and window
-    are the same in all), their weights (default: LOO stacking) and the mixture's name."""
-    from .compare import _named, average_label, stacking_weights
+def _title(*lines, width=60) -> str:
+    """Title lines wrapped at `width` characters: the name of a model average ('LOO-stacked average
+    of bnsl-1 (0.78), ...') ran past the figure's edge on one line."""
+    import textwrap
 
-    if isinstance(fit, (list, tuple, dict)):
-        fits = _named(fit)
-        mix = stacking_weights(fits) if weights is None else weights
-        return fits, next(iter(fits.values())), mix, average_label(mix, stacked=weights is None)
-    if weights is not None:
-        raise ValueError("weights mix several fits: pass a list or dict of fits with them")
-    return None, fit, None, fit.spec.name
+    return "\n".join(textwrap.fill(line, width) for line in lines)
 
 
 def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind="predictive",
@@ -114,9 +108,9 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     kind: "predictive" (bands include observation noise) or "curve" (the noise-free law).
     Returns (fig, ax).
     """
-    from .compare import averaged_forecast
+    from .compare import averaged_forecast, one_or_average
 
-    fits, fit, mix, title = _one_or_average(fit, weights)
+    fits, fit, mix, title = one_or_average(fit, weights)
     if fits is None:
         forecast = lambda g, p: fit.forecast(g, prob=p, kind=kind)  # noqa: E731
     else:
@@ -157,7 +151,7 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     ax.set_xlabel(fit.x_name)
     ax.set_ylabel(fit.y_name)
     what = "posterior predictive" if kind == "predictive" else "posterior curve"
-    ax.set_title(f"{title}: {what}", fontsize="medium" if len(title) > 40 else None)
+    ax.set_title(_title(f"{title}: {what}"))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
@@ -199,14 +193,14 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     x_from as in `Fit.reach`. fit: a Fit, or several fits of the same data for their model
     average (`averaged_reach`, mixed by `weights`, default LOO stacking). Returns (fig, ax).
     """
-    from .compare import _averaged_reach_draws
+    from .compare import _averaged_reach_draws, one_or_average
     from .forecast import reach_summary
     from .validate import check_prob
 
     if np.ndim(target):
         raise ValueError(f"plot_reach draws one target; got {np.size(target)} (call it once per target, "
                          "or use Fit.reach for a table of several)")
-    fits, fit, mix, name = _one_or_average(fit, weights)
+    fits, fit, mix, name = one_or_average(fit, weights)
     fig, ax = _axes(ax)
     # One evaluation of the curve grid serves both the histogram and the summary in the title.
     if fits is None:
@@ -227,9 +221,8 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
     ax.set_xscale("log")
     ax.set_xlabel(fit.x_name)
     ax.set_ylabel("posterior density per decade")
-    ax.set_title(f"{name}: when does {fit.y_name} reach {target:.4g}?\n"
-                 f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}",
-                 fontsize="medium" if len(name) > 30 else None)
+    ax.set_title(_title(f"{name}: when does {fit.y_name} reach {target:.4g}?",
+                        f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}"))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
