@@ -13,6 +13,7 @@ import hashlib
 import json
 import multiprocessing
 import time
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,8 @@ import pandas as pd
 from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import check_sampler_settings, sampler_settings
 from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
-from .store import STORE_FORMAT, LazyFits, Store, curve_id, group_columns, key_json, key_values
+from .store import (STORE_FORMAT, AveragedStore, FitsBySpec, LazyFits, Store, curve_id, group_columns, key_json,
+                    key_values, spec_dir)
 from .validate import check_group_columns
 
 # How the default local run uses this 2-core machine (benchmarks/throughput.py, 200 curves of 12
@@ -206,13 +208,17 @@ def _run_dask(tasks, job, client):
 
 
 # ---- the entry point -----------------------------------------------------------------------------
-def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = None, seed: int = 0, store=None,
+def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None = None, seed: int = 0, store=None,
              client=None, workers: int | None = None, progress: bool = False, *, spec=None,
              priors: dict | None = None, likelihood: str | None = None, drift_per_efold: float | None = None,
-             **fit_options) -> "ManyResult":
+             **fit_options) -> "ManyResult | AveragedManyResult":
     """Fit a BNSL to every curve of a long-format table; one curve per distinct value of `group`.
 
     data: DataFrame with columns `x`, `y` and the group column(s) (`group` is a name or a list).
+    breaks: number of breaks (default 1, or the spec's), or "auto": fit every curve with 0, 1 and
+        2 breaks for their LOO-stacked average (as `spec=["bnsl-0", "bnsl-1", "bnsl-2"]`; a list of
+        specs fits each of them). Returns an `AveragedManyResult`; the store then holds one store
+        per spec, and `load_store` reads it back as averages (`AveragedStore`).
     store: directory for results, one file per curve. Rerunning with the same store skips curves
         whose data, spec, seed and sampler settings are unchanged and refits only the rest; failed
         curves are retried. Without a store, fits are kept in memory only.
@@ -227,7 +233,8 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
         draws, target_accept, backend, stack_chains, and cores = threads per fit).
 
     A curve whose data is invalid or whose sampling raises is recorded as failed, with the reason
-    naming the curve and row; the other curves go on. Seeds per curve come from (seed, key).
+    naming the curve and row; the other curves go on. Seeds per curve come from (seed, key), the
+    same under every spec (as `bnsl-bayes fit --breaks auto` fits one curve).
 
     >>> res = fit_many(df, x="params", y="loss", group="task", store="runs/")  # doctest: +SKIP
     >>> print(res.summary()); res.fits["mmlu"].forecast([1e11])              # doctest: +SKIP
@@ -244,14 +251,52 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
         if client is not None:
             raise ValueError("workers counts local processes; with a Dask client the cluster's workers run "
                              "the curves: give one or the other")
-    spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
+    specs = _specs(breaks, spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     # Checked once here: a bad setting would otherwise fail every curve, one record at a time,
     # replacing each curve's earlier result with an error.
-    check_sampler_settings(sampler_settings(spec, {k: v for k, v in fit_options.items() if k in SAMPLER_KEYS}),
-                           fit_options.get("cores"))
+    for s in specs:
+        check_sampler_settings(sampler_settings(s, {k: v for k, v in fit_options.items() if k in SAMPLER_KEYS}),
+                               fit_options.get("cores"))
     if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
         fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
-    tasks = curve_tasks(data, x, y, group, int(seed), spec, fit_options)
+    run = dict(data=data, x=x, y=y, group=group, seed=int(seed), client=client, workers=workers,
+               progress=progress, fit_options=fit_options, t0=t0)
+    if len(specs) == 1:
+        return _fit_many_spec(specs[0], store, **run)
+    curve_tasks(data, x, y, group, int(seed), specs[0], fit_options)  # bad usage raises before any store is made
+    parent = AveragedStore(store, group, [s.name for s in specs]) if store is not None else None
+    # One spec after another: each compiles once per process and its curves share the compiled model.
+    parts = {s.name: _fit_many_spec(s, parent.path / spec_dir(s.name) if parent else None, **run, label=s.name)
+             for s in specs}
+    return AveragedManyResult(parts, parent.path if parent else None, time.perf_counter() - t0)
+
+
+def _specs(breaks, spec, **changes) -> list:
+    """The specs fit_many fits: one, or several for breaks="auto" (bnsl-0, 1, 2) or a list of specs."""
+    if breaks == "auto" or isinstance(spec, (list, tuple)):
+        if breaks == "auto" and spec is not None:
+            raise ValueError('breaks="auto" fits the shipped bnsl-0, bnsl-1 and bnsl-2; to average other specs '
+                             "pass them as spec=[...] without breaks")
+        if breaks is not None and breaks != "auto":
+            raise ValueError(f"spec=[...] names the specs to average; breaks={breaks!r} cannot apply to all of them")
+        names = [shipped_name(b) for b in (0, 1, 2)] if breaks == "auto" else list(spec)
+        specs = [load_spec(n, **changes) for n in names]
+        if len(specs) < 2:
+            raise ValueError(f"a model average needs at least two specs, got {names}")
+        seen = [s.name for s in specs]
+        if len(set(seen)) != len(seen):
+            raise ValueError(f"specs to average must differ by name, got {seen}")
+        return specs
+    if isinstance(breaks, str):
+        raise ValueError(f"breaks must be an integer >= 0 or 'auto', got {breaks!r}")
+    return [load_spec(spec, breaks=breaks, **changes)]
+
+
+def _fit_many_spec(spec: ModelSpec, store, data, x, y, group, seed, client, workers, progress, fit_options, t0,
+                   label: str | None = None) -> "ManyResult":
+    """fit_many for one spec: every curve of `data` into `store` (a Store directory, or None)."""
+    started = time.perf_counter()
+    tasks = curve_tasks(data, x, y, group, seed, spec, fit_options)
     cols = group_columns(group)
     group = cols[0] if len(cols) == 1 else cols
 
@@ -285,13 +330,14 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = Non
             runner = _run_here(todo, job)
         from tqdm.auto import tqdm
 
-        with tqdm(total=len(todo), disable=not progress, desc="fitting curves", unit="curve") as bar:
+        desc = "fitting curves" + (f" ({label})" if label else "")
+        with tqdm(total=len(todo), disable=not progress, desc=desc, unit="curve") as bar:
             for out in runner:
                 out.finished = time.perf_counter() - t0
                 outcomes[out.key] = out
                 bar.update()
     ordered = {t.key: outcomes[t.key] for t in tasks}
-    return ManyResult(ordered, Path(store) if store else None, time.perf_counter() - t0, not_in_data=elsewhere)
+    return ManyResult(ordered, Path(store) if store else None, time.perf_counter() - started, not_in_data=elsewhere)
 
 
 @dataclass
@@ -365,6 +411,73 @@ class ManyResult:
     def __repr__(self) -> str:
         return (f"<ManyResult {len(self.outcomes)} curves: {len(self.done)} fitted, {len(self.skipped)} skipped, "
                 f"{len(self.failed)} failed>")
+
+
+@dataclass
+class AveragedManyResult:
+    """What fit_many did under each of several specs (breaks="auto"): one ManyResult per spec.
+
+    A curve counts as failed if it failed under any spec (the reasons name the spec); `fits` gives,
+    for every curve fitted under all of them, {spec name: Fit}, ready for `averaged_forecast`.
+    """
+
+    parts: dict  # spec name -> ManyResult
+    store: Path | None
+    seconds: float
+
+    def _keys(self, status: str, every: bool) -> list:
+        first = next(iter(self.parts.values()))
+        test = all if every else any
+        return [k for k in first.outcomes if test(p.outcomes[k].status == status for p in self.parts.values())]
+
+    @property
+    def done(self) -> list:
+        """Curves fitted in this run under at least one spec."""
+        return self._keys("done", every=False)
+
+    @property
+    def skipped(self) -> list:
+        """Curves every spec's store already held unchanged."""
+        return self._keys("skipped", every=True)
+
+    @property
+    def failed(self) -> dict:
+        """Curve key -> reason(s), each naming its spec, for curves that failed under any spec."""
+        out: dict = {}
+        for name, part in self.parts.items():
+            for k, reason in part.failed.items():
+                out.setdefault(k, []).append(f"{name}: {reason}")
+        first = next(iter(self.parts.values()))
+        return {k: "; ".join(out[k]) for k in first.outcomes if k in out}
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    @property
+    def fits(self) -> Mapping:
+        """Curve key -> {spec name: Fit} for curves fitted under every spec."""
+        return FitsBySpec({name: p.fits for name, p in self.parts.items()})
+
+    def unconverged(self) -> list:
+        """Curves with divergences or r_hat above the limit under any spec, in this run."""
+        bad = set().union(*(p.unconverged() for p in self.parts.values()))
+        first = next(iter(self.parts.values()))
+        return [k for k in first.outcomes if k in bad]
+
+    def summary(self, failures: bool = True) -> str:
+        n = len(next(iter(self.parts.values())).outcomes)
+        lines = [f"{n} curve{'s' * (n != 1)} x {len(self.parts)} specs ({', '.join(self.parts)}) in "
+                 f"{self.seconds:.1f} s: {len(self.failed)} failed under some spec"]
+        for name, part in self.parts.items():
+            lines.append(f"{name}: " + part.summary(failures=failures).replace("\n", "\n  "))
+        if self.store:
+            lines.append(f"  store: {self.store} (load_store reads the LOO-stacked average of each curve's fits)")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<AveragedManyResult {len(next(iter(self.parts.values())).outcomes)} curves x {list(self.parts)}: "
+                f"{len(self.done)} fitted, {len(self.skipped)} skipped, {len(self.failed)} failed>")
 
 
 # ---- command line: `bnsl-bayes fit-many` -----------------------------------------------------------

@@ -35,12 +35,14 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .io import atomic_write, load
 
 STORE_FORMAT = 1
 _META = "store.json"
+_SPECS_META = "specs.json"  # a store of stores, one per spec: see AveragedStore
 _FIT = ".nc"
 _ERROR = ".error.json"
 
@@ -86,6 +88,10 @@ class Store:
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or "
                              "existing one)")
+        if (self.path / _SPECS_META).is_file():
+            specs = read_meta(self.path / _SPECS_META)["specs"]
+            raise ValueError(f"store {self.path} holds one store per spec ({', '.join(specs)}) for model averaging: "
+                             "read it with load_store, fit into it with the same specs, or use another directory")
         if meta.is_file():
             stored = read_meta(meta)
             if group is not None and group_columns(stored["group"]) != group_columns(group):  # 'a' == ['a']
@@ -207,19 +213,16 @@ class Store:
         return LazyFits(self._finished())
 
     def _table(self, per_fit) -> pd.DataFrame:
-        """One table over curves: the group columns first, then `per_fit`'s columns; a result column
-        named like a group column (a curve per 'seed', and the fit's own seed) becomes 'fit_<name>'."""
-        frames = []
-        for key, fit in self.fits.items():
-            df = per_fit(fit)
-            df = df.rename(columns={c: f"fit_{c}" for c in df.columns if c in self.columns})
-            for col, v in zip(self.columns, key_values(key)):
-                df.insert(self.columns.index(col), col, v)
-            frames.append(df)
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=self.columns)
+        return curve_table(self.columns, self.fits.items(), per_fit)
 
     def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
         return self._table(lambda f: f.forecast(x_new, prob=prob, kind=kind))
+
+    def reach(self, target, prob: float = 0.9, x_max: float | None = None,
+              direction: str | None = None) -> pd.DataFrame:
+        """One row per (curve, target level): `Fit.reach` (x_max: default 1000 x each curve's largest x)."""
+        levels = list(np.atleast_1d(target))
+        return self._table(lambda f: f.reach(levels, prob=prob, x_max=x_max, direction=direction))
 
     def breaks(self, prob: float = 0.9) -> pd.DataFrame:
         return self._table(lambda f: f.break_positions(prob))
@@ -241,14 +244,28 @@ class Store:
         return pd.DataFrame(rows, columns=[*self.columns, "error"])
 
 
-def read_meta(path: Path) -> dict:
-    """store.json, checked: a store of another format, or a damaged file, is named, not misread."""
+def curve_table(columns: list, items, per_curve) -> pd.DataFrame:
+    """One table over curves: the group columns first, then `per_curve(value)`'s columns for each
+    (key, value) of `items`; a result column named like a group column (a curve per 'seed', and the
+    fit's own seed) becomes 'fit_<name>'."""
+    frames = []
+    for key, value in items:
+        df = per_curve(value)
+        df = df.rename(columns={c: f"fit_{c}" for c in df.columns if c in columns})
+        for i, (col, v) in enumerate(zip(columns, key_values(key))):
+            df.insert(i, col, v)
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def read_meta(path: Path, fields: tuple = ("format", "group")) -> dict:
+    """store.json (or specs.json), checked: a store of another format, or a damaged file, is named, not misread."""
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError both are
         raise ValueError(f"{path} is not valid JSON ({e}); restore it or use a new store directory") from None
-    if not isinstance(meta, dict) or "group" not in meta or "format" not in meta:
-        raise ValueError(f"{path} is not a bnsl-bayes store description (no format/group fields)")
+    if not isinstance(meta, dict) or any(k not in meta for k in fields):
+        raise ValueError(f"{path} is not a bnsl-bayes store description (no {'/'.join(fields)} fields)")
     if meta["format"] != STORE_FORMAT:
         raise ValueError(f"{path} is in store format {meta['format']!r}; this version of bnsl-bayes reads "
                          f"format {STORE_FORMAT}: use a new store directory")
@@ -282,8 +299,172 @@ class LazyFits(Mapping):
         return len(self._entries)
 
 
-def load_store(path) -> Store:
-    """Open a directory written by `fit_many` and read it back as tables.
+def spec_dir(name: str) -> str:
+    """Directory of a spec's store inside an AveragedStore: the spec name, made file-name safe
+    (a changed spec is named like 'bnsl-1+priors:c')."""
+    return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name).lstrip(".-") or "spec"
+
+
+class AveragedStore:
+    """A store of stores, one per spec, for the model average of each curve's fits (what
+    `fit_many(..., breaks="auto")` writes; `load_store` opens it).
+
+    Layout::
+
+        store/
+          specs.json        the group columns and the specs, in order (written once, atomically)
+          bnsl-0/ ...       an ordinary Store per spec (load_store reads each one alone too)
+
+    Read API (every table has the group columns first; `seed` picks which draws each fit lends the
+    mixture, as in `averaged_forecast`):
+      store.keys                       curves with a fit under every spec
+      store.fits[key]                  {spec name: Fit} of that curve
+      store.incomplete                 {key: [specs without a fit]}: left out of the averages, with a warning
+      store.weights()                  one row per curve: the LOO stacking weight of each spec
+      store.forecasts(x_new, prob)     one row per (curve, x): `averaged_forecast` with those weights
+      store.reach(target, prob)        one row per (curve, level): `averaged_reach`
+      store.breaks(), store.diagnostics(), store.errors()
+                                       each spec's table, with a `spec` column after the group columns
+    """
+
+    def __init__(self, path, group=None, specs: list | None = None):
+        self.path = Path(path)
+        meta = self.path / _SPECS_META
+        if meta.is_file():
+            stored = read_meta(meta, ("format", "group", "specs"))
+            if group is not None and group_columns(stored["group"]) != group_columns(group):
+                raise ValueError(f"store {self.path} holds curves keyed by {stored['group']!r}, not {group!r}; "
+                                 "use another store directory")
+            if specs is not None and list(specs) != stored["specs"]:
+                raise ValueError(f"store {self.path} holds fits of the specs {stored['specs']}, not {list(specs)}; "
+                                 "use another store directory")
+            self.group, self.specs = stored["group"], stored["specs"]
+        elif group is None or specs is None:
+            raise FileNotFoundError(f"{self.path} is not a bnsl-bayes store of several specs (no {_SPECS_META})")
+        else:
+            if self.path.exists() and not self.path.is_dir():
+                raise ValueError(f"store {self.path} is a file; a store is a directory (give a new or existing one)")
+            if (self.path / _META).is_file():
+                raise ValueError(f"store {self.path} holds fits of one spec: fit several specs into a new or "
+                                 "empty directory")
+            if self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir()):
+                raise ValueError(f"{self.path} is not empty and holds no {_SPECS_META}: a store of several specs "
+                                 "needs a new or empty directory")
+            dirs = [spec_dir(n) for n in specs]
+            if len(set(dirs)) != len(dirs):
+                raise ValueError(f"specs {list(specs)} need distinct names to be stored side by side")
+            self.path.mkdir(parents=True, exist_ok=True)
+            for d in dirs:  # each an ordinary store, there before specs.json says they are
+                Store(self.path / d, group)
+            self.group, self.specs = group, list(specs)
+            atomic_write(meta, lambda tmp: Path(tmp).write_text(
+                json.dumps({"format": STORE_FORMAT, "group": group, "specs": self.specs}, indent=1)))
+        self._weights: dict = {}
+
+    @property
+    def columns(self) -> list[str]:
+        return group_columns(self.group)
+
+    @cached_property
+    def stores(self) -> dict[str, Store]:
+        """spec name -> its Store."""
+        return {name: Store(self.path / spec_dir(name)) for name in self.specs}
+
+    @cached_property
+    def fits(self) -> Mapping:
+        """key -> {spec name: Fit} for every curve with a fit under every spec (read on access)."""
+        return FitsBySpec({name: s.fits for name, s in self.stores.items()})
+
+    @property
+    def keys(self) -> list:
+        return list(self.fits)
+
+    @property
+    def incomplete(self) -> dict:
+        """key -> specs that have no fit of it, for curves fitted under some specs but not all."""
+        have = {name: set(s.fits) for name, s in self.stores.items()}
+        every = set().union(*have.values())
+        out = {k: [n for n in self.specs if k not in have[n]] for k in every}
+        return {k: v for k, v in sorted(out.items(), key=lambda kv: key_json(kv[0])) if v}
+
+    def _averaged(self, per_curve) -> pd.DataFrame:
+        """curve_table over complete curves of per_curve(fits, weights); incomplete curves are named."""
+        missing = self.incomplete
+        if missing:
+            import warnings
+
+            shown = "; ".join(f"{k!r} (no {', '.join(v)})" for k, v in list(missing.items())[:5])
+            warnings.warn(f"{len(missing)} curve(s) of {self.path} lack a fit under some spec and are left out of "
+                          f"the averages: {shown}{' ...' if len(missing) > 5 else ''} (see store.errors())",
+                          UserWarning, stacklevel=3)
+        return curve_table(self.columns, ((k, (f, self.weights_of(k))) for k, f in self.fits.items()),
+                           lambda fw: per_curve(*fw))
+
+    def weights_of(self, key) -> dict:
+        """spec name -> LOO stacking weight for one curve (computed once per store object)."""
+        if key not in self._weights:
+            from .compare import stacking_weights
+
+            self._weights[key] = stacking_weights(self.fits[key])
+        return self._weights[key]
+
+    def weights(self) -> pd.DataFrame:
+        return self._averaged(lambda fits, w: pd.DataFrame([w]))
+
+    def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive", seed: int = 0) -> pd.DataFrame:
+        from .compare import averaged_forecast
+
+        return self._averaged(lambda fits, w: averaged_forecast(fits, x_new, prob, kind, weights=w, seed=seed))
+
+    def reach(self, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
+              seed: int = 0) -> pd.DataFrame:
+        from .compare import averaged_reach
+
+        levels = list(np.atleast_1d(target))
+        return self._averaged(lambda fits, w: averaged_reach(fits, levels, prob, x_max, direction,
+                                                             weights=w, seed=seed))
+
+    def _by_spec(self, table) -> pd.DataFrame:
+        frames = []
+        for name, store in self.stores.items():
+            df = table(store)
+            df.insert(len(self.columns), "spec", name)
+            frames.append(df)
+        return pd.concat(frames, ignore_index=True)
+
+    def breaks(self, prob: float = 0.9) -> pd.DataFrame:
+        return self._by_spec(lambda s: s.breaks(prob))
+
+    def diagnostics(self) -> pd.DataFrame:
+        return self._by_spec(lambda s: s.diagnostics())
+
+    def errors(self) -> pd.DataFrame:
+        return self._by_spec(lambda s: s.errors())
+
+
+class FitsBySpec(Mapping):
+    """key -> {spec name: Fit}, over the curves that every spec has a fit of (each Fit read on first access)."""
+
+    def __init__(self, by_spec: dict):  # spec name -> Mapping key -> Fit (a LazyFits)
+        self._by_spec = by_spec
+        parts = list(by_spec.values())
+        self._keys = {k: None for k in parts[0] if all(k in p for p in parts[1:])}  # ordered set
+
+    def __getitem__(self, key) -> dict:
+        if key not in self._keys:
+            raise KeyError(key)
+        return {name: fits[key] for name, fits in self._by_spec.items()}
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def load_store(path) -> "Store | AveragedStore":
+    """Open a directory written by `fit_many` and read it back as tables: a `Store`, or an
+    `AveragedStore` where each curve was fitted under several specs (breaks="auto").
 
     >>> s = load_store("runs/")                   # doctest: +SKIP
     >>> s.forecasts([1e9, 1e10], prob=0.9)        # doctest: +SKIP
@@ -292,4 +473,6 @@ def load_store(path) -> Store:
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no store directory at {path}")
+    if (path / _SPECS_META).is_file():
+        return AveragedStore(path)
     return Store(path)
