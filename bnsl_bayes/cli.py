@@ -312,12 +312,44 @@ def fits_or_fit(paths):
     return fits if len(fits) > 1 else next(iter(fits.values()))
 
 
+def store_of(paths):
+    """The fit-many store a single directory argument names (a Store, or an AveragedStore whose
+    answers are each curve's LOO-stacked average), else None."""
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        from .store import load_store
+
+        store = load_store(paths[0])
+        if not store.keys:
+            raise ValueError(f"store {paths[0]} holds no finished fit (see its errors: load_store(...).errors())")
+        return store
+    return None
+
+
+def print_store_answer(store, table, args, what: str) -> int:
+    """A table over a store's curves (group columns first), headed by what it is and of which model."""
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+        return 0
+    first = store.fits[store.keys[0]]
+    fit = next(iter(first.values())) if isinstance(first, dict) else first
+    n = len(store.keys)
+    print(f"{n} curve{'s' * (n != 1)} of {store.path}, {store.label()}: {what.format(x=fit.x_name, y=fit.y_name)}; "
+          f"lower/upper: central {args.prob:.0%} interval")
+    print_table(table.drop(columns=[c for c in ("mean",) if c in table]))
+    return 0
+
+
 def cmd_forecast(args) -> int:
     from .validate import check_x_new
 
     import bnsl_bayes
 
     x_at = check_x_new(args.at, "--at")  # named as the user typed it, not as the Python argument
+    store = store_of(args.fit)
+    if store is not None:
+        what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
+        return print_store_answer(store, store.forecasts(x_at, prob=args.prob, kind=args.kind), args,
+                                  what + " of {y} (--json adds the mean)")
     fits, fit, weights, label = model_average(args.fit)
     if fits is None:
         table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
@@ -336,6 +368,10 @@ def cmd_forecast(args) -> int:
 
 
 def cmd_breaks(args) -> int:
+    store = store_of([args.fit])
+    if store is not None:
+        return print_store_answer(store, store.breaks(args.prob), args, "break positions in {x} (one row per "
+                                  "break of each spec's fit)" if hasattr(store, "specs") else "break positions in {x}")
     fit = load_fit(args.fit)
     table = fit.break_positions(args.prob)
     if args.json:
@@ -352,9 +388,13 @@ def cmd_breaks(args) -> int:
 def cmd_reach(args) -> int:
     import bnsl_bayes
 
+    where = dict(prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
+    store = store_of(args.fit)
+    if store is not None:
+        return print_store_answer(store, store.reach(args.target, **where), args,
+                                  "{x} at which each curve reaches {y} = target (inf: not reached by x_max)")
     fits, fit, weights, label = model_average(args.fit)
     target = args.target[0] if len(args.target) == 1 else args.target
-    where = dict(prob=args.prob, x_max=args.x_max, direction=args.direction, x_from=args.x_from)
     if fits is None:
         result = fit.reach(target, **where)
     else:
@@ -463,7 +503,7 @@ def _prob(text: str) -> float:
     return v
 
 
-def _breaks(text: str):
+def parse_breaks(text: str):
     if text == "auto":
         return text
     if text.isdigit():
@@ -505,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement")
     p.add_argument("--x", required=True, help="column of the scale variable (data, compute, parameters)")
     p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
-    p.add_argument("--breaks", type=_breaks,
+    p.add_argument("--breaks", type=parse_breaks,
                    help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the fewest breaks whose "
                         "PSIS-LOO is within one standard error of the best (default 1, or the --spec's)")
     p.add_argument("--spec", help="model spec: a shipped name (bnsl-2, bnsl-1-monotone) or your own .toml "
@@ -522,7 +562,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")
 
     several = ("fit file written by 'fit'; several fits of the same data (e.g. --breaks 0, 1 and 2) give their "
-               "model average, mixed by LOO stacking weights")
+               "model average, mixed by LOO stacking weights; a fit-many --store directory answers for each of "
+               "its curves (for a --breaks auto store, each curve's LOO-stacked average)")
     p = add("forecast", cmd_forecast, "forecast y at new x from a saved fit (or the average of several)", [json_flag],
             f"{PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9")
     p.add_argument("fit", nargs="+", metavar="FIT", help=several)
@@ -535,7 +576,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("breaks", cmd_breaks, "posterior of the break positions of a saved fit", [json_flag],
             f"{PROG} breaks fit.nc --prob 0.9")
-    p.add_argument("fit")
+    p.add_argument("fit", help="fit file, or a fit-many --store directory (one row per curve and break)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
 
     p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],

@@ -483,6 +483,8 @@ class AveragedManyResult:
 # ---- command line: `bnsl-bayes fit-many` -----------------------------------------------------------
 def add_fit_many_command(subparsers):
     """Register `fit-many` on the `bnsl-bayes` argparse subparsers; the handler is set as `func`."""
+    from .cli import parse_breaks
+
     p = subparsers.add_parser(
         "fit-many", help="fit every curve of a long table, resumably, locally or on Dask",
         description="Fit one BNSL per curve (one curve per value of the --group columns). Results go to "
@@ -493,7 +495,9 @@ def add_fit_many_command(subparsers):
     p.add_argument("--y", required=True, help="column of y (loss, error ...)")
     p.add_argument("--group", required=True, nargs="+", metavar="COL", help="column(s) naming a curve")
     p.add_argument("--store", required=True, metavar="DIR", help="results directory (created if missing)")
-    p.add_argument("--breaks", type=int, help="number of breaks (default 1, or the spec's)")
+    p.add_argument("--breaks", type=parse_breaks,
+                   help="number of breaks (default 1, or the spec's), or 'auto': fit 0, 1 and 2 breaks, one store "
+                        "per spec inside --store, for each curve's LOO-stacked average (load_store reads it so)")
     p.add_argument("--spec", help="model spec name or .toml path (with --breaks, they must agree)")
     p.add_argument("--monotone", action="store_true",
                    help="the monotone spec bnsl-<breaks>-monotone: no segment of the curve rises (not with --spec)")
@@ -524,18 +528,21 @@ def _positive_int(text: str) -> int:
 def run_fit_many_command(args) -> int:
     import sys
 
-    from .cli import report_error
+    from .cli import auto_specs, report_error
     from .table import numeric_columns, read_table, require_columns
 
     sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
                if getattr(args, k) is not None}
     group = args.group[0] if len(args.group) == 1 else args.group
-    spec = args.spec
+    spec, breaks = args.spec, args.breaks
     if args.monotone:
         if spec is not None:
             report_error("give --monotone or --spec, not both (--spec names the spec itself, e.g. bnsl-1-monotone)")
             return 2
-        spec = shipped_name(args.breaks if args.breaks is not None else 1, monotone=True)
+        if breaks == "auto":
+            spec, breaks = auto_specs(monotone=True), None
+        else:
+            spec = shipped_name(breaks if breaks is not None else 1, monotone=True)
     try:
         data = read_table(args.data, text_columns=args.group)
         require_columns(data, [args.x, args.y, *args.group], args.data)
@@ -543,7 +550,7 @@ def run_fit_many_command(args) -> int:
         # as text and every curve would fail, each naming a valid cell. Cells that are not numbers
         # stay, so that only their own curve fails, naming them.
         data = numeric_columns(data, [args.x, args.y], args.data, strict=False)
-        result = fit_many(data, args.x, args.y, group, breaks=args.breaks, seed=args.seed, store=args.store,
+        result = fit_many(data, args.x, args.y, group, breaks=breaks, seed=args.seed, store=args.store,
                           client=args.scheduler, workers=args.workers, spec=spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)
     except (ValueError, TypeError, OSError, RuntimeError) as e:  # nothing was fitted: a usage error

@@ -218,14 +218,18 @@ class Store:
     def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
         return self._table(lambda f: f.forecast(x_new, prob=prob, kind=kind))
 
-    def reach(self, target, prob: float = 0.9, x_max: float | None = None,
-              direction: str | None = None) -> pd.DataFrame:
+    def reach(self, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
+              x_from: float | None = None) -> pd.DataFrame:
         """One row per (curve, target level): `Fit.reach` (x_max: default 1000 x each curve's largest x)."""
         levels = list(np.atleast_1d(target))
-        return self._table(lambda f: f.reach(levels, prob=prob, x_max=x_max, direction=direction))
+        return self._table(lambda f: f.reach(levels, prob, x_max, direction, x_from))
 
     def breaks(self, prob: float = 0.9) -> pd.DataFrame:
         return self._table(lambda f: f.break_positions(prob))
+
+    def label(self) -> str:
+        """How answers name the model: the spec of its fits ('bnsl-1')."""
+        return ", ".join(sorted({f.spec.name for f in self.fits.values()}))
 
     def diagnostics(self) -> pd.DataFrame:
         def row(f):
@@ -417,12 +421,16 @@ class AveragedStore:
         return self._averaged(lambda fits, w: averaged_forecast(fits, x_new, prob, kind, weights=w, seed=seed))
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
-              seed: int = 0) -> pd.DataFrame:
+              x_from: float | None = None, seed: int = 0) -> pd.DataFrame:
         from .compare import averaged_reach
 
         levels = list(np.atleast_1d(target))
-        return self._averaged(lambda fits, w: averaged_reach(fits, levels, prob, x_max, direction,
+        return self._averaged(lambda fits, w: averaged_reach(fits, levels, prob, x_max, direction, x_from,
                                                              weights=w, seed=seed))
+
+    def label(self) -> str:
+        """How answers name what they average: 'LOO-stacked average per curve of bnsl-0, bnsl-1, bnsl-2'."""
+        return "LOO-stacked average per curve of " + ", ".join(self.specs)
 
     def _by_spec(self, table) -> pd.DataFrame:
         frames = []
@@ -433,7 +441,14 @@ class AveragedStore:
         return pd.concat(frames, ignore_index=True)
 
     def breaks(self, prob: float = 0.9) -> pd.DataFrame:
-        return self._by_spec(lambda s: s.breaks(prob))
+        """Each spec's break positions, with the spec's stacking weight in the curve's average
+        (NaN for a curve not fitted under every spec): a break of a weight-0 fit says little."""
+        table = self._by_spec(lambda s: s.breaks(prob))
+        cols = self.columns
+        keys = table[cols[0]] if len(cols) == 1 else list(zip(*(table[c] for c in cols)))
+        table.insert(len(cols) + 1, "weight", [self.weights_of(k)[spec] if k in self.fits else np.nan
+                                              for k, spec in zip(keys, table["spec"])])
+        return table
 
     def diagnostics(self) -> pd.DataFrame:
         return self._by_spec(lambda s: s.diagnostics())

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import bnsl_bayes
+from bnsl_bayes.compare import stacking_weights
 from bnsl_bayes.forms import bnsl
 from bnsl_bayes.many import add_fit_many_command, curve_seed, fingerprint, fit_many
 from bnsl_bayes.spec import load_spec
@@ -107,6 +108,10 @@ def test_store_loads_back_the_numbers_of_an_in_memory_run_and_of_fit(tmp_path):
     for key, fit in in_memory.fits.items():
         rows = table[(table.task == key[0]) & (table["size"] == key[1])].drop(columns=["task", "size"])
         pd.testing.assert_frame_equal(rows.reset_index(drop=True), fit.forecast(X_NEW, prob=0.8))
+        reach = s.reach(0.45, x_max=1e8)
+        pd.testing.assert_frame_equal(
+            reach[(reach.task == key[0]) & (reach["size"] == key[1])].drop(columns=["task", "size"]).reset_index(drop=True),
+            fit.reach([0.45], x_max=1e8))
     # Each curve is exactly bnsl_bayes.fit with the curve's derived seed.
     one = bnsl_bayes.fit(df.n[df.task == "q"], df.loss[df.task == "q"], seed=curve_seed(5, ("q", "small")),
                          warn=False, **OPTS)
@@ -295,3 +300,122 @@ def test_driver_killed_mid_run_then_rerun_completes(tmp_path):
     assert res.ok and len(res.skipped) >= 1 and sorted(res.done + res.skipped) == list("abcdefgh")
     assert len(store_files(store)) == 8
     assert sorted(load_store(store).keys) == list("abcdefgh")
+
+
+def test_breaks_auto_fits_every_spec_and_the_store_reads_back_their_average(tmp_path):
+    """breaks="auto": one ordinary store per spec inside the store; load_store answers for each
+    curve's LOO-stacked average, the same numbers as averaged_forecast/averaged_reach of its fits."""
+    from bnsl_bayes.store import AveragedStore, Store
+
+    df = long_table("ab")
+    path = tmp_path / "s"
+    run = fit_many(df, "n", "loss", "task", breaks="auto", store=path, **OPTS)
+    assert run.ok and run.done == ["a", "b"] and run.skipped == [] and list(run.parts) == ["bnsl-0", "bnsl-1", "bnsl-2"]
+    assert sorted(os.listdir(path)) == ["bnsl-0", "bnsl-1", "bnsl-2", "specs.json"]
+    assert "2 curves x 3 specs (bnsl-0, bnsl-1, bnsl-2)" in run.summary()
+    for b in (0, 1, 2):  # each spec's store is an ordinary one, readable alone
+        alone = load_store(path / f"bnsl-{b}")
+        assert isinstance(alone, Store) and alone.keys == ["a", "b"] and len(store_files(path / f"bnsl-{b}")) == 2
+        assert {f.spec.name for f in alone.fits.values()} == {f"bnsl-{b}"}
+
+    s = load_store(path)
+    assert isinstance(s, AveragedStore) and s.keys == ["a", "b"] and s.incomplete == {}
+    assert list(s.fits["a"]) == ["bnsl-0", "bnsl-1", "bnsl-2"]
+    w = s.weights()
+    assert list(w.columns) == ["task", "bnsl-0", "bnsl-1", "bnsl-2"]
+    np.testing.assert_allclose(w[["bnsl-0", "bnsl-1", "bnsl-2"]].sum(axis=1), 1.0)
+    table, reach = s.forecasts(X_NEW, prob=0.8), s.reach([0.5, 0.4])
+    for key in ("a", "b"):
+        fits = s.fits[key]
+        weights = stacking_weights(fits)
+        assert weights == {k: w.set_index("task").loc[key, k] for k in fits}
+        expected = bnsl_bayes.averaged_forecast(fits, X_NEW, prob=0.8)
+        rows = table[table.task == key].drop(columns="task").reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, expected)
+        pd.testing.assert_frame_equal(reach[reach.task == key].drop(columns="task").reset_index(drop=True),
+                                      bnsl_bayes.averaged_reach(fits, [0.5, 0.4]))
+        # the run's in-memory view holds the same fits
+        np.testing.assert_array_equal(run.fits[key]["bnsl-2"].idata.posterior["c0"].values,
+                                      fits["bnsl-2"].idata.posterior["c0"].values)
+    diag = s.diagnostics()
+    assert list(diag.columns[:2]) == ["task", "spec"] and len(diag) == 6
+    assert list(s.breaks().spec.unique()) == ["bnsl-1", "bnsl-2"] and s.errors().empty
+
+    again = fit_many(df, "n", "loss", "task", breaks="auto", store=path, **OPTS)
+    assert again.done == [] and again.skipped == ["a", "b"]
+    # a store of one spec and a store of several never mix
+    with pytest.raises(ValueError, match="holds one store per spec"):
+        fit_many(df, "n", "loss", "task", store=path, **OPTS)
+    with pytest.raises(ValueError, match=r"holds fits of the specs \['bnsl-0', 'bnsl-1', 'bnsl-2'\]"):
+        fit_many(df, "n", "loss", "task", spec=["bnsl-0", "bnsl-1"], store=path, **OPTS)
+    single = tmp_path / "single"
+    fit_many(df[df.task == "a"], "n", "loss", "task", store=single, **OPTS)
+    with pytest.raises(ValueError, match="holds fits of one spec"):
+        fit_many(df, "n", "loss", "task", breaks="auto", store=single, **OPTS)
+
+    # a curve fitted under some specs only is named and left out of the averages, never averaged over fewer
+    (stored,) = [p for p in (path / "bnsl-2").glob("b-*.nc")]
+    stored.unlink()
+    s = load_store(path)
+    assert s.keys == ["a"] and s.incomplete == {"b": ["bnsl-2"]}
+    with pytest.warns(UserWarning, match=r"1 curve\(s\) .* lack a fit under some spec .*'b' \(no bnsl-2\)"):
+        assert list(s.forecasts(X_NEW).task.unique()) == ["a"]
+
+
+def test_breaks_auto_names_the_spec_of_each_failure_and_refuses_bad_usage(tmp_path):
+    bad = long_table("ab")
+    bad.loc[3, "loss"] = -1.0  # row 3 of curve "a"
+    run = fit_many(bad, "n", "loss", "task", breaks="auto", **OPTS)  # in memory
+    assert not run.ok and run.done == ["b"] and list(run.fits) == ["b"]
+    reason = run.failed["a"]
+    assert [part.split(":")[0] for part in reason.split("; ")] == ["bnsl-0", "bnsl-1", "bnsl-2"]
+    assert reason.count("-1.0 at row 3 must be > 0") == 3
+    assert "1 failed under some spec" in run.summary()
+    for kwargs, needle in (({"breaks": "auto", "spec": "bnsl-1"}, 'breaks="auto" fits the shipped'),
+                           ({"breaks": 1, "spec": ["bnsl-0", "bnsl-1"]}, "cannot apply to all of them"),
+                           ({"spec": ["bnsl-1"]}, "at least two specs"),
+                           ({"spec": ["bnsl-1", "bnsl-1"]}, "must differ by name"),
+                           ({"breaks": "two"}, "or 'auto', got 'two'")):
+        with pytest.raises(ValueError, match=needle):
+            fit_many(bad, "n", "loss", "task", store=tmp_path / "never", **kwargs, **OPTS)
+    assert not (tmp_path / "never").exists()
+
+
+def test_cli_breaks_auto(tmp_path, capsys, monkeypatch):
+    from bnsl_bayes import many
+
+    data = tmp_path / "curves.csv"
+    long_table("a").to_csv(data, index=False)
+    argv = ["fit-many", str(data), "--x", "n", "--y", "loss", "--group", "task", "--store", str(tmp_path / "s"),
+            "--quiet", "--breaks", "auto"]
+    # --monotone with auto asks for the three monotone specs (the call is checked, not run)
+    seen = {}
+    monkeypatch.setattr(many, "fit_many", lambda *a, **kw: seen.update(kw) or fit_many(*a, **kw))
+    with pytest.raises(SystemExit) as e:
+        _cli([*argv[:-1], "two"])
+    assert e.value.code == 2 and "use a number of breaks (0, 1, 2, ...) or 'auto'" in capsys.readouterr().err
+    assert _cli([*argv, "--monotone", "--chains", "0"]) == 2  # bad setting: refused before fitting
+    assert seen["spec"] == ["bnsl-0-monotone", "bnsl-1-monotone", "bnsl-2-monotone"] and seen["breaks"] is None
+    assert _cli([*argv, "--chains", "2", "--tune", "200", "--draws", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "1 curve x 3 specs (bnsl-0, bnsl-1, bnsl-2)" in out and "load_store reads the LOO-stacked average" in out
+    store = load_store(tmp_path / "s")
+    assert store.keys == ["a"]
+
+    # forecast, reach and breaks read a store directory: one row per curve (per break), as the Python API
+    from bnsl_bayes import cli
+
+    assert cli.main(["forecast", str(tmp_path / "s"), "--at", "2e6", "1e7", "--json"]) == 0
+    got = pd.DataFrame(json.loads(capsys.readouterr().out))
+    pd.testing.assert_frame_equal(got, store.forecasts([2e6, 1e7]))
+    assert cli.main(["reach", str(tmp_path / "s"), "--target", "0.45", "0.4"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"1 curve of {tmp_path / 's'}, LOO-stacked average per curve of bnsl-0, bnsl-1, bnsl-2: "
+                          "n at which each curve reaches loss = target")
+    assert len(out.strip().splitlines()) == 4  # header, column names, one row per level
+    assert cli.main(["breaks", str(tmp_path / "s" / "bnsl-2"), "--json"]) == 0
+    assert [r["break"] for r in json.loads(capsys.readouterr().out)] == [1, 2]
+    assert cli.main(["breaks", str(tmp_path / "s"), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["spec"], r["break"]) for r in rows] == [("bnsl-1", 1), ("bnsl-2", 1), ("bnsl-2", 2)]
+    assert sum({r["spec"]: r["weight"] for r in rows}.values()) <= 1 + 1e-9
