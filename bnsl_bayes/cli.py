@@ -35,6 +35,8 @@ examples:
   {PROG} compare fit0.nc fit1.nc fit2.nc
   {PROG} forecast fit.bnsl-*.nc --at 1e10          # LOO-stacked average of --keep-all's fits
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
+  {PROG} fit-many runs.csv --x tokens --y loss --group model --breaks auto --store fits/
+  {PROG} forecast fits/ --at 1e10                  # one row per curve: each one's LOO-stacked average
 """
 
 
