@@ -20,6 +20,9 @@ machines can write at once without coordinating appends to one store; and each f
 ordinary saved fit. The cost is one small file per curve, fine for thousands of curves (a rerun
 that skips 4000 curves took 2.4 s, 2026-12-01).
 
+A store of several specs (`fit_many(..., breaks="auto")`, read back as each curve's model average)
+is a directory of such stores, one per spec, with a specs.json that names them: see AveragedStore.
+
 Keys are stored as JSON values: strings, numbers and booleans come back as they went in; other
 types (a datetime group column) come back as their text.
 """
@@ -351,12 +354,16 @@ class AveragedStore:
             if (self.path / _META).is_file():
                 raise ValueError(f"store {self.path} holds fits of one spec: fit several specs into a new or "
                                  "empty directory")
-            if self.path.is_dir() and any(p.name != ".lock" for p in self.path.iterdir()):
-                raise ValueError(f"{self.path} is not empty and holds no {_SPECS_META}: a store of several specs "
-                                 "needs a new or empty directory")
             dirs = [spec_dir(n) for n in specs]
             if len(set(dirs)) != len(dirs):
                 raise ValueError(f"specs {list(specs)} need distinct names to be stored side by side")
+            # The spec stores exist before specs.json does: a run killed between the two left them, and
+            # a rerun with the same specs carries on.
+            other = sorted(p.name for p in self.path.iterdir() if p.name not in {".lock", *dirs}) \
+                if self.path.is_dir() else []
+            if other:
+                raise ValueError(f"{self.path} is not empty ({other[0]}) and holds no {_SPECS_META}: a store of "
+                                 "several specs needs a new or empty directory")
             self.path.mkdir(parents=True, exist_ok=True)
             for d in dirs:  # each an ordinary store, there before specs.json says they are
                 Store(self.path / d, group)

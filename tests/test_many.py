@@ -380,6 +380,17 @@ def test_breaks_auto_names_the_spec_of_each_failure_and_refuses_bad_usage(tmp_pa
             fit_many(bad, "n", "loss", "task", store=tmp_path / "never", **kwargs, **OPTS)
     assert not (tmp_path / "never").exists()
 
+    # a run killed after making the spec stores but before specs.json carries on when rerun
+    from bnsl_bayes.store import AveragedStore, Store
+
+    half = tmp_path / "half"
+    for b in (0, 1, 2):
+        Store(half / f"bnsl-{b}", "task")
+    assert AveragedStore(half, "task", ["bnsl-0", "bnsl-1", "bnsl-2"]).specs == ["bnsl-0", "bnsl-1", "bnsl-2"]
+    (tmp_path / "other" / "notes").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"is not empty \(notes\) and holds no specs.json"):
+        fit_many(bad, "n", "loss", "task", breaks="auto", store=tmp_path / "other", **OPTS)
+
 
 def test_cli_breaks_auto(tmp_path, capsys, monkeypatch):
     from bnsl_bayes import many
