@@ -425,10 +425,14 @@ class AveragedManyResult:
     store: Path | None
     seconds: float
 
+    @property
+    def keys(self) -> list:
+        """Every curve of the data, in order (the same under every spec)."""
+        return list(next(iter(self.parts.values())).outcomes)
+
     def _keys(self, status: str, every: bool) -> list:
-        first = next(iter(self.parts.values()))
         test = all if every else any
-        return [k for k in first.outcomes if test(p.outcomes[k].status == status for p in self.parts.values())]
+        return [k for k in self.keys if test(p.outcomes[k].status == status for p in self.parts.values())]
 
     @property
     def done(self) -> list:
@@ -447,8 +451,7 @@ class AveragedManyResult:
         for name, part in self.parts.items():
             for k, reason in part.failed.items():
                 out.setdefault(k, []).append(f"{name}: {reason}")
-        first = next(iter(self.parts.values()))
-        return {k: "; ".join(out[k]) for k in first.outcomes if k in out}
+        return {k: "; ".join(out[k]) for k in self.keys if k in out}
 
     @property
     def ok(self) -> bool:
@@ -462,11 +465,10 @@ class AveragedManyResult:
     def unconverged(self) -> list:
         """Curves with divergences or r_hat above the limit under any spec, in this run."""
         bad = set().union(*(p.unconverged() for p in self.parts.values()))
-        first = next(iter(self.parts.values()))
-        return [k for k in first.outcomes if k in bad]
+        return [k for k in self.keys if k in bad]
 
     def summary(self, failures: bool = True) -> str:
-        n = len(next(iter(self.parts.values())).outcomes)
+        n = len(self.keys)
         lines = [f"{n} curve{'s' * (n != 1)} x {len(self.parts)} specs ({', '.join(self.parts)}) in "
                  f"{self.seconds:.1f} s: {len(self.failed)} failed under some spec"]
         for name, part in self.parts.items():
@@ -476,7 +478,7 @@ class AveragedManyResult:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"<AveragedManyResult {len(next(iter(self.parts.values())).outcomes)} curves x {list(self.parts)}: "
+        return (f"<AveragedManyResult {len(self.keys)} curves x {list(self.parts)}: "
                 f"{len(self.done)} fitted, {len(self.skipped)} skipped, {len(self.failed)} failed>")
 
 
