@@ -286,6 +286,9 @@ def cmd_fit(args) -> int:
 def load_fit(path):
     import bnsl_bayes
 
+    if Path(path).is_dir():
+        raise ValueError(f"{path} is a directory, not a fit file: forecast, reach and breaks read a fit-many store "
+                         "directory alone; plot and compare take fit files")
     return bnsl_bayes.load(path)
 
 

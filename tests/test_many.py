@@ -430,3 +430,5 @@ def test_cli_breaks_auto(tmp_path, capsys, monkeypatch):
     rows = json.loads(capsys.readouterr().out)
     assert [(r["spec"], r["break"]) for r in rows] == [("bnsl-1", 1), ("bnsl-2", 1), ("bnsl-2", 2)]
     assert sum({r["spec"]: r["weight"] for r in rows}.values()) <= 1 + 1e-9
+    assert cli.main(["plot", str(tmp_path / "s"), "--out", str(tmp_path / "p.png")]) == 2
+    assert "is a directory, not a fit file" in capsys.readouterr().err
