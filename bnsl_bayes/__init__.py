@@ -13,7 +13,9 @@ from .fit import Fit, fit  # noqa: E402
 from .forms import bnsl  # noqa: E402
 from .io import load  # noqa: E402
 from .many import fit_many  # noqa: E402
+from .prior import PriorFit, prior  # noqa: E402
 from .store import load_store  # noqa: E402
 from .spec import load_spec  # noqa: E402
 
-__all__ = ["Fit", "averaged_draws", "averaged_forecast", "averaged_reach", "bnsl", "choose", "compare", "fit", "fit_many", "load", "load_store", "load_spec", "__version__"]
+__all__ = ["Fit", "PriorFit", "averaged_draws", "averaged_forecast", "averaged_reach", "bnsl", "choose", "compare", "fit",
+           "fit_many", "load", "load_store", "load_spec", "prior", "__version__"]

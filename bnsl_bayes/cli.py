@@ -31,6 +31,8 @@ examples:
   {PROG} forecast fit.nc --at 1e10 1e11 --prob 0.9
   {PROG} forecast fit.nc --at 1e10 --json
   {PROG} breaks fit.nc
+  {PROG} prior runs.csv --x tokens --y loss --breaks 1 --out prior.nc   # what the priors say
+  {PROG} forecast prior.nc --at 1e10
   {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
   {PROG} forecast fit.bnsl-*.nc --at 1e10          # LOO-stacked average of --keep-all's fits
@@ -280,6 +282,37 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_prior(args) -> int:
+    import bnsl_bayes
+
+    from .spec import load_spec, shipped_name
+
+    if args.breaks == "auto":
+        raise ValueError("prior draws one spec's prior: give --breaks N or --spec, not --breaks auto")
+    if args.spec is not None and args.monotone:
+        raise ValueError("--spec names the model itself: not with --monotone (e.g. --spec bnsl-1-monotone)")
+    breaks = 1 if args.breaks is None else args.breaks
+    spec = load_spec(args.spec, breaks=args.breaks) if args.spec is not None else shipped_name(breaks, args.monotone)
+    data_path = Path(args.data)
+    df = read_table(data_path)
+    require_columns(df, [args.x, args.y], data_path)
+    df = numeric_columns(df, [args.x, args.y], data_path)
+    refuse_overwriting_inputs([args.out], [data_path, args.spec])
+    try:
+        p = bnsl_bayes.prior(df[args.x], df[args.y], spec=spec, seed=args.seed, draws=args.draws,
+                             x_name=args.x, y_name=args.y)
+    except ValueError as e:
+        raise ValueError(f"{data_path.name}: {e}") from None
+    p.save(args.out)
+    print(f"prior of {p.spec.name} on the window of {len(p.x)} points, {p.x_name} in [{p.x.min():.4g}, "
+          f"{p.x.max():.4g}]: {args.draws} draws -> {args.out} (forecast, breaks, reach and plot read it as they "
+          "read a fit)", flush=True)
+    if p.breaks:
+        print(f"prior break positions in {p.x_name}; lower/upper: central 90% interval")
+        print_table(p.break_positions(0.9))
+    return 0
+
+
 # ------------------------------------------------------------------------------ queries of a fit
 
 
@@ -363,7 +396,7 @@ def cmd_forecast(args) -> int:
     if args.json:
         print_json(table.to_dict(orient="records"))
     else:
-        what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
+        what = f"{fit.source} predictive" if args.kind == "predictive" else f"noise-free {fit.source} curve"
         # The mean is left to --json: far past the data it is ruled by rare extreme draws and can sit
         # far above the median (see forecast.summarize), which misleads more than it informs here.
         print(f"{label} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval "
@@ -384,7 +417,7 @@ def cmd_breaks(args) -> int:
     elif table.empty:
         print(f"{fit.spec.name} has no breaks")
     else:
-        print(f"{fit.spec.name} break positions in {fit.x_name}; lower/upper: central {args.prob:.0%} interval; "
+        print(f"{fit.spec.name} {fit.source} break positions in {fit.x_name}; lower/upper: central {args.prob:.0%} interval; "
               f"prob_beyond_data: P(break past the largest fitted x = {fit.x.max():.4g})")
         print_table(table)
     return 0
@@ -408,7 +441,7 @@ def cmd_reach(args) -> int:
         print_json(result.to_dict() if len(args.target) == 1 else result.to_dict(orient="records"))
         return 0
     levels = ", ".join(f"{t:g}" for t in args.target)
-    print(f"{fit.x_name} at which the {label} curve reaches {fit.y_name} = {levels} "
+    print(f"{fit.x_name} at which the {label} {fit.source} curve reaches {fit.y_name} = {levels} "
           f"(inf: not reached by x_max; lower/upper: central {args.prob:.0%} interval; prob_before_data: "
           f"already there where the search starts, so an answer of that x means 'there or earlier')")
     if len(args.target) == 1:
@@ -610,6 +643,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heldout", help="CSV/Parquet of points the fit did not see, drawn in red")
     p.add_argument("--x", help="x column of --heldout")
     p.add_argument("--y", help="y column of --heldout")
+
+    p = add("prior", cmd_prior, "draw from the prior a fit would use on a curve's data window; save it like a fit",
+            (), f"{PROG} prior runs.csv --x tokens --y loss --breaks 1 --out prior.nc")
+    p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement (one curve)")
+    p.add_argument("--x", required=True, help="column of the scale variable")
+    p.add_argument("--y", required=True, help="column of the measured quantity: sets the window the priors are "
+                                              "scaled to (nothing is fitted)")
+    p.add_argument("--breaks", type=parse_breaks, help="number of breaks (default 1, or the --spec's)")
+    p.add_argument("--spec", help="model spec: a shipped name or your own .toml, as for fit")
+    p.add_argument("--monotone", action="store_true", help="use the monotone spec (bnsl-N-monotone)")
+    p.add_argument("--draws", type=int, default=4000, help="independent prior draws (default 4000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, help="output .nc file")
 
     p = add("demo", cmd_demo, "fit the bundled 4-digit addition curve and forecast its held-out points",
             [sampling], f"{PROG} demo --out bnsl-demo")

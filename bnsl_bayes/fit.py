@@ -40,9 +40,15 @@ class Fit:
     `diagnostics()` reports on them.
     """
 
+    # The InferenceData group every answer is computed from (`prior.PriorFit` reads "prior"), and
+    # the word answers and plots use for it.
+    group = "posterior"
+    source = "posterior"
+
     def __init__(self, idata):
         self.idata = idata
-        attrs = idata.posterior.attrs
+        draws = idata[self.group]
+        attrs = draws.attrs
         self.spec = ModelSpec.from_dict(json.loads(attrs["spec"]), source="saved fit")
         self.seed = int(attrs["seed"])
         # Noise, drift and chain resampling draw from streams keyed by seed, data and spec
@@ -52,7 +58,7 @@ class Fit:
         self.stream_key = self.seed if key is None else int(key, 16)
         self.x_name = attrs.get("x_name", "x")
         self.y_name = attrs.get("y_name", "y")
-        n_chain = idata.posterior.sizes["chain"]
+        n_chain = draws.sizes["chain"]
         self.chain_weights = np.asarray(json.loads(attrs.get("chain_weights", "null")) or [1 / n_chain] * n_chain)
         if self.chain_weights.shape != (n_chain,):
             raise ValueError(f"saved fit: chain_weights has {self.chain_weights.size} entries for {n_chain} chains")
@@ -60,10 +66,10 @@ class Fit:
         self.chain_stacking_weights = None if stacking is None else np.asarray(json.loads(stacking))
         if np.allclose(self.chain_weights, 1 / n_chain):
             self._index = None  # equal weights: the chains as sampled
-            self.posterior = idata.posterior
+            self.posterior = draws
         else:
-            self._index = fc.stacked_index(self.chain_weights, idata.posterior.sizes["draw"], self.stream_key)
-            self.posterior = fc.take_draws(idata.posterior, self._index)
+            self._index = fc.stacked_index(self.chain_weights, draws.sizes["draw"], self.stream_key)
+            self.posterior = fc.take_draws(draws, self._index)
 
     def loo_idata(self):
         """InferenceData of the draws answers come from, with their pointwise log-likelihood (PSIS-LOO)."""
@@ -390,30 +396,41 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     """Attach observed data, pointwise log-likelihood and metadata to sampled InferenceData."""
     import arviz as az
 
-    from . import __version__
-    from .io import FORMAT_VERSION
-
-    obs = xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
-    spec_json = json.dumps(spec.to_dict())
     ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
     stacking = fc.chain_stacking_weights(ll["y"].values)
     n_chain = len(stacking)
     weights = stacking if stack_chains else np.full(n_chain, 1.0 / n_chain)
     out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
-                           observed_data=obs, log_likelihood=ll)
+                           observed_data=observed(data_x, data_y), log_likelihood=ll)
+    out.posterior.attrs.update(metadata(spec, seed, data_x, data_y, x_name, y_name))
     out.posterior.attrs.update({
+        "sampler": json.dumps(sampler),
+        "chain_weights": json.dumps([float(w) for w in weights]),
+        "chain_stacking_weights": json.dumps([float(w) for w in stacking]),
+    })
+    return out
+
+
+def observed(data_x, data_y) -> xr.Dataset:
+    """The curve's data as a saved fit (or prior) holds it: the window every answer is relative to."""
+    return xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
+
+
+def metadata(spec: ModelSpec, seed: int, data_x, data_y, x_name: str, y_name: str) -> dict:
+    """Attributes of the draws' group that `Fit` (and `load`) need to rebuild the answers."""
+    from . import __version__
+    from .io import FORMAT_VERSION
+
+    spec_json = json.dumps(spec.to_dict())
+    return {
         "bnsl_bayes_version": __version__,
         "format_version": FORMAT_VERSION,
         "spec": spec_json,
-        "sampler": json.dumps(sampler),
         "seed": int(seed),
         "stream_key": format(fc.stream_key(seed, data_x, data_y, spec_json), "032x"),
-        "chain_weights": json.dumps([float(w) for w in weights]),
-        "chain_stacking_weights": json.dumps([float(w) for w in stacking]),
         "x_name": x_name,
         "y_name": y_name,
-    })
-    return out
+    }
 
 
 def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: dict | None = None,

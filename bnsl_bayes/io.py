@@ -78,6 +78,7 @@ def load(path):
     import arviz as az
 
     from .fit import Fit
+    from .prior import PriorFit
 
     path = Path(path)
     if not path.is_file():
@@ -87,25 +88,29 @@ def load(path):
     except Exception as e:  # a truncated or foreign file: say which, not an HDF5 traceback
         raise ValueError(f"{path} is not a readable bnsl-bayes fit ({type(e).__name__}: {e})") from None
     idata.load() if hasattr(idata, "load") else None
-    check_saved(idata, path)
+    kind = check_saved(idata, path)
     try:
-        return Fit(idata)
+        return PriorFit(idata) if kind == "prior" else Fit(idata)
     except ValueError as e:  # e.g. a spec the saved metadata describes but this version refuses
         raise ValueError(f"{path}: {e}") from None
 
 
 # What Fit reads from a saved file: answers (posterior), data (observed_data), LOO
-# (log_likelihood), diagnostics (sample_stats) and the metadata that rebuilds the model.
+# (log_likelihood), diagnostics (sample_stats) and the metadata that rebuilds the model. A saved
+# PriorFit (`bnsl_bayes.prior`) holds prior draws and data only.
 SAVED_GROUPS = {"posterior": (), "observed_data": ("x", "y"), "log_likelihood": ("y",),
                 "sample_stats": ("diverging",)}
+SAVED_PRIOR_GROUPS = {"prior": (), "observed_data": ("x", "y")}
 SAVED_ATTRS = ("format_version", "spec", "seed")
 
 
-def check_saved(idata, path) -> None:
+def check_saved(idata, path) -> str:
     """Refuse a file Fit cannot read, naming what is missing, before Fit fails deep inside with a
-    KeyError or AttributeError."""
+    KeyError or AttributeError. Returns what the file holds: "posterior" (a fit) or "prior"."""
     groups = set(idata.groups())
-    attrs = idata.posterior.attrs if "posterior" in groups else {}
+    kind = "prior" if "prior" in groups and "posterior" not in groups else "posterior"
+    needed = SAVED_PRIOR_GROUPS if kind == "prior" else SAVED_GROUPS
+    attrs = idata[kind].attrs if kind in groups else {}
     if not all(a in attrs for a in ("format_version", "spec")):
         raise ValueError(f"{path} is not a bnsl-bayes fit (no format_version/spec metadata)")
     try:
@@ -117,8 +122,8 @@ def check_saved(idata, path) -> None:
             f"{path} was written by bnsl-bayes {attrs.get('bnsl_bayes_version', '?')} in format {version}; "
             f"this version reads format {FORMAT_VERSION}. Refit with this version."
         )
-    missing = [g for g in SAVED_GROUPS if g not in groups]
-    missing += [f"{g}/{v}" for g, names in SAVED_GROUPS.items() if g in groups for v in names if v not in idata[g]]
+    missing = [g for g in needed if g not in groups]
+    missing += [f"{g}/{v}" for g, names in needed.items() if g in groups for v in names if v not in idata[g]]
     missing += [f"attribute {a}" for a in SAVED_ATTRS if a not in attrs]
     if missing:
         raise ValueError(f"{path} is a damaged bnsl-bayes fit: no {', '.join(missing)}")
@@ -126,3 +131,4 @@ def check_saved(idata, path) -> None:
         json.loads(attrs["spec"])
     except ValueError as e:
         raise ValueError(f"{path} is a damaged bnsl-bayes fit: its spec is not valid JSON ({e})") from None
+    return kind

@@ -1,8 +1,8 @@
 """Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
 
-Every function takes a `Fit` (fresh or loaded from disk; `plot_forecast` and `plot_reach` also
-several fits of the same data, for their model average) and draws on `ax` if given, else on a new
-figure. The numbers come from the Fit's own methods (forecast, break_positions, reach) or the
+Every function takes a `Fit` (fresh or loaded from disk, or a `PriorFit` for what the priors say;
+`plot_forecast` and `plot_reach` also several fits of the same data, for their model average) and
+draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach) or the
 model averages of compare.py, so a plot shows exactly what the API reports.
 
 >>> from bnsl_bayes.plots import plot_forecast
@@ -41,13 +41,17 @@ def _as_xy(heldout):
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def _log_density(ax, values, color, label, bins=50):
+def _log_density(ax, values, color, label, bins=50, outline_only=False):
     """Histogram of positive values as a density per decade of x, drawn on a log x axis.
 
     Bins are even in log10 x, so the shape does not depend on where in x the mass sits.
+    outline_only: a dotted outline, for a reference (the prior) drawn under a filled density.
     """
     logs = np.log10(values)
     dens, edges = np.histogram(logs, bins=bins, density=True)
+    if outline_only:
+        ax.stairs(dens, 10**edges, color=color, linewidth=1, linestyle=":", label=label)
+        return
     ax.stairs(dens, 10**edges, fill=True, alpha=0.35, color=color, label=label)
     ax.stairs(dens, 10**edges, color=color, linewidth=1)
 
@@ -137,11 +141,12 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
         ax.fill_between(fc["x"], fc["lower"], fc["upper"], color=_POSTERIOR, alpha=alpha, linewidth=0,
                         label=f"{p:.0%} interval")
         median = fc["median"]
-    ax.plot(grid, median, color=_POSTERIOR, linewidth=2, label="posterior median")
+    ax.plot(grid, median, color=_POSTERIOR, linewidth=2, label=f"{fit.source} median")
 
     if x_max > x_fit_max:
         ax.axvspan(x_fit_max, x_max, color=_WINDOW, alpha=0.5, zorder=0, label="extrapolation")
-    ax.scatter(fit.x, fit.y, s=18, color=_OBSERVED, zorder=3, label="fitted data")
+    ax.scatter(fit.x, fit.y, s=18, color=_OBSERVED, zorder=3,
+               label="fitted data" if fit.source == "posterior" else "data (sets the window; not fitted)")
     if held is not None:
         ax.scatter(held[0], held[1], s=36, marker="X", color=_HELDOUT, zorder=4, label="held out")
 
@@ -150,25 +155,31 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     ax.set_xlim(x_min if not logx else x_min / 1.05, x_max)
     ax.set_xlabel(fit.x_name)
     ax.set_ylabel(fit.y_name)
-    what = "posterior predictive" if kind == "predictive" else "posterior curve"
+    what = f"{fit.source} predictive" if kind == "predictive" else f"{fit.source} curve"
     ax.set_title(_title(f"{title}: {what}"))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
 
 
-def plot_breaks(fit, prob=0.9, ax=None, bins=50):
+def plot_breaks(fit, prob=0.9, ax=None, bins=50, prior=None):
     """Posterior density of each break position (log x), with the data window shaded.
 
     The title gives each break's median and central `prob` interval from `Fit.break_positions`.
-    Returns (fig, ax).
+    prior: a `PriorFit` of the same data and spec (`bnsl_bayes.prior(fit.x, fit.y, spec=fit.spec)`),
+    drawn as outlines beneath: where the posterior has the prior's shape, the data said nothing
+    about that break. Returns (fig, ax).
     """
     if fit.breaks == 0:
         raise ValueError(f"{fit.spec.name} has no breaks to plot")
+    if prior is not None and (prior.spec.breaks != fit.breaks or not np.array_equal(prior.x, fit.x)):
+        raise ValueError(f"prior ({prior.spec.name}, {len(prior.x)} points) is not of this fit's data and "
+                         f"number of breaks ({fit.spec.name}, {len(fit.x)} points): draw it with "
+                         "bnsl_bayes.prior(fit.x, fit.y, spec=fit.spec)")
     fig, ax = _axes(ax)
     _shade_data_window(ax, fit)
     summary = fit.break_positions(prob)
-    log_d = fit.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
+    log_d = _break_draws(fit)
     colors = ["tab:purple", "tab:orange", "tab:green", "tab:brown"]
     for k, row in summary.iterrows():
         color = colors[k % len(colors)]
@@ -176,13 +187,21 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50):
                  f"[{row['lower']:.4g}, {row['upper']:.4g}]")
         _log_density(ax, np.exp(log_d[k]), color, label, bins=bins)
         ax.axvline(row["median"], color=color, linestyle="--", linewidth=1)
+        if prior is not None:
+            _log_density(ax, np.exp(_break_draws(prior)[k]), color, f"break {int(row['break'])}: prior",
+                         bins=bins, outline_only=True)
     ax.set_xscale("log")
     ax.set_xlabel(f"break position ({fit.x_name})")
-    ax.set_ylabel("posterior density per decade")
+    ax.set_ylabel(f"{fit.source} density per decade")
     ax.set_title(f"{fit.spec.name}: break positions (median [{prob:.0%} interval])")
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
+
+
+def _break_draws(fit) -> np.ndarray:
+    """log break positions, shape (break, draws)."""
+    return fit.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
 
 
 def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None, x_from=None, weights=None):
@@ -217,10 +236,10 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
             ax.axvline(summary["median"], color=_POSTERIOR, linestyle="--", linewidth=1,
                        label=f"median {summary['median']:.4g}")
     else:
-        ax.text(0.5, 0.5, "no posterior draw reaches the target", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, f"no {fit.source} draw reaches the target", transform=ax.transAxes, ha="center")
     ax.set_xscale("log")
     ax.set_xlabel(fit.x_name)
-    ax.set_ylabel("posterior density per decade")
+    ax.set_ylabel(f"{fit.source} density per decade")
     ax.set_title(_title(f"{name}: when does {fit.y_name} reach {target:.4g}?",
                         f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}"))
     ax.legend(loc="best", fontsize="small")
@@ -239,6 +258,8 @@ def plot_diagnostics(fit, kind="rank", var_names=None):
 
     if kind not in ("trace", "rank"):
         raise ValueError(f"kind must be 'trace' or 'rank', got {kind!r}")
+    if fit.group != "posterior":
+        raise ValueError(f"plot_diagnostics shows sampled chains; a {fit.source} sample has none to diagnose")
     post = fit.idata.posterior
     if var_names is None:
         var_names = [v for v in fit.spec.parameters if v in post]
