@@ -433,6 +433,17 @@ def metadata(spec: ModelSpec, seed: int, data_x, data_y, x_name: str, y_name: st
     }
 
 
+def curve_input(x, y, x_name: str | None, y_name: str | None):
+    """(x, y, x_name, y_name) of one curve as every model-building entry point takes it: names from
+    the arguments, else from pandas Series, else "x"/"y"; the data checked (`check_xy`, errors name
+    the column and row) and sorted by x, then y, so that row order never changes a result."""
+    x_name = str(x_name or getattr(x, "name", None) or "x")
+    y_name = str(y_name or getattr(y, "name", None) or "y")
+    xs, ys = check_xy(x, y, x_name, y_name)
+    order = np.lexsort((ys, xs))
+    return xs[order], ys[order], x_name, y_name
+
+
 def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: dict | None = None,
         likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None,
         y_name: str | None = None, progress: bool = False, warn: bool = True, stack_chains: bool = False,
@@ -454,18 +465,14 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     >>> f = fit([1e6, 2e6, 4e6, 8e6, 1.6e7], [0.9, 0.8, 0.72, 0.66, 0.62], breaks=0)  # doctest: +SKIP
     >>> f.forecast([3.2e7])  # doctest: +SKIP
     """
-    x_name = x_name or getattr(x, "name", None) or "x"
-    y_name = y_name or getattr(y, "name", None) or "y"
-    xs, ys = check_xy(x, y, str(x_name), str(y_name))
-    order = np.lexsort((ys, xs))
-    xs, ys = xs[order], ys[order]
+    xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     with warnings.catch_warnings():
         # PyTensor warns, once per process, that it found no BLAS to link: nothing here multiplies
         # matrices (nutpie runs the model through numba), so the warning would only alarm.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
         idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
-        result = Fit(make_idata(idata, xs, ys, spec, seed, settings, str(x_name), str(y_name), stack_chains))
+        result = Fit(make_idata(idata, xs, ys, spec, seed, settings, x_name, y_name, stack_chains))
     if warn:
         result.warn_if_unconverged()
         result.warn_if_rising()

@@ -17,10 +17,9 @@ import warnings
 
 import numpy as np
 
-from .fit import Fit, metadata, observed
+from .fit import Fit, curve_input, metadata, observed
 from .model import CurveData, build_model
 from .spec import load_spec
-from .validate import check_xy
 
 
 class PriorFit(Fit):
@@ -68,11 +67,7 @@ def prior(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: 
 
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
-    x_name = x_name or getattr(x, "name", None) or "x"
-    y_name = y_name or getattr(y, "name", None) or "y"
-    xs, ys = check_xy(x, y, str(x_name), str(y_name))
-    order = np.lexsort((ys, xs))
-    xs, ys = xs[order], ys[order]
+    xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     model = build_model(spec, CurveData.from_xy(xs, ys))
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]
@@ -88,7 +83,7 @@ def prior(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: 
     draws_ds = idata.prior
     if spec.breaks >= 2:
         draws_ds = _ordered_breaks(draws_ds, model)
-    draws_ds.attrs = metadata(spec, seed, xs, ys, str(x_name), str(y_name))
+    draws_ds.attrs = metadata(spec, seed, xs, ys, x_name, y_name)
     draws_ds.attrs["chain_weights"] = json.dumps([1.0])
 
     import arviz as az
