@@ -19,7 +19,10 @@ def execute(path: Path, fast: bool = True, timeout: int = 1200):
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    env = {"BNSL_FAST": "1" if fast else "0", "MPLBACKEND": "Agg"}
+    # Tests need no pictures (Agg draws nothing into the notebook); the committed full runs are read
+    # as reports, so their figures are kept as PNG outputs (the inline backend).
+    backend = "Agg" if fast else "module://matplotlib_inline.backend_inline"
+    env = {"BNSL_FAST": "1" if fast else "0", "MPLBACKEND": backend}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:
@@ -50,6 +53,11 @@ def test_committed_notebooks_have_outputs():
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(c.get("execution_count") for c in code), f"{path.name} has unexecuted cells"
+        # A cell that draws must show its figure: a report without its plots is not one.
+        for c in code:
+            if "plots.plot_" in c.source or "plt.subplots" in c.source:
+                kinds = {k for o in c.get("outputs", []) for k in o.get("data", {})}
+                assert "image/png" in kinds, f"{path.name}: a plotting cell has no figure in its outputs"
 
 
 if __name__ == "__main__":  # python tests/test_notebooks.py NOTEBOOK...: execute in full and write outputs
