@@ -64,3 +64,39 @@ def recovered(fit, curve: SimulatedCurve, prob: float = 0.9) -> dict:
         "reach": [bool(r.lower <= x <= r.upper) for x, r in zip(
             curve.x_heldout[[0, -1]], fit.reach(bnsl(curve.x_heldout[[0, -1]], **p), prob=prob).itertuples())],
     }
+
+
+@dataclass(frozen=True)
+class CrossingPair:
+    """Two simulated curves whose true laws cross at `x_cross`, past the fitted window."""
+
+    a: SimulatedCurve
+    b: SimulatedCurve
+    x_cross: float
+
+
+def crossing_pairs(n_pairs: int, seed: int, noise: float = 0.02, where: tuple = (2.0, 10.0)) -> list[CrossingPair]:
+    """`n_pairs` pairs of curves on the grid of `simulated_curves` (18 points fitted, 6 held out)
+    whose laws cross at `where[0]` to `where[1]` times the last fitted x (log-uniform): past the
+    data by default, inside it for factors below 1.
+
+    A is a 1-break law with limit a = 0 (loss curves far from their floor); B = A * (x / x_cross)^-e,
+    which is again a BNSL (first slope c0 + e, offset b * x_cross^e), above A before x_cross and below
+    after it: B scales better by e = 0.05-0.15 in log-log slope, a recipe that starts behind and
+    overtakes. Each curve gets its own noise.
+    """
+    rng = np.random.default_rng(seed)
+    x_all = np.geomspace(1e2, 2e5, 24)
+    pairs = []
+    for _ in range(n_pairs):
+        pa = dict(a=0.0, b=rng.uniform(2, 8), c0=rng.uniform(0.1, 0.5), c=[rng.uniform(0.3, 1.5)],
+                  d=[10 ** rng.uniform(3.5, 4.5)], f=[rng.uniform(0.1, 0.6)])
+        x_cross = float(x_all[17] * 10 ** rng.uniform(*np.log10(where)))
+        e = rng.uniform(0.05, 0.15)
+        pb = dict(pa, b=pa["b"] * x_cross**e, c0=pa["c0"] + e)
+        curves = []
+        for p in (pa, pb):
+            y_all = bnsl(x_all, **p) * np.exp(rng.normal(0, noise, x_all.size))
+            curves.append(SimulatedCurve(p, x_all[:18], y_all[:18], x_all[18:], y_all[18:]))
+        pairs.append(CrossingPair(curves[0], curves[1], x_cross))
+    return pairs
