@@ -35,6 +35,7 @@ examples:
   {PROG} forecast prior.nc --at 1e10
   {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
+  {PROG} contrast recipe_a.nc recipe_b.nc --at 1e11   # which recipe is lower at 1e11, where they cross
   {PROG} forecast fit.bnsl-*.nc --at 1e10          # LOO-stacked average of --keep-all's fits
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
   {PROG} fit-many runs.csv --x tokens --y loss --group model --breaks auto --store fits/
@@ -464,6 +465,34 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_contrast(args) -> int:
+    import bnsl_bayes
+
+    from .validate import check_x_new
+
+    a, b = load_fit(args.a), load_fit(args.b)
+    table = None if args.at is None else bnsl_bayes.contrast(a, b, check_x_new(args.at, "--at"), prob=args.prob,
+                                                             kind=args.kind)
+    cross = bnsl_bayes.crossover(a, b, prob=args.prob, x_max=args.x_max, x_from=args.x_from)
+    if args.json:
+        print(json.dumps({"contrast": None if table is None else
+                          [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict(orient="records")],
+                          "crossover": {k: _json_value(v) for k, v in cross.to_dict().items()}}))
+        return 0
+    print(f"A = {args.a} ({a.spec.name}, {a.y_name} vs {a.x_name}), B = {args.b} ({b.spec.name}, {b.y_name} vs "
+          f"{b.x_name}); lower/upper: central {args.prob:.0%} interval")
+    if table is not None:
+        what = "new runs (observation noise included)" if args.kind == "predictive" else "noise-free curves"
+        print(f"{what}: prob_a_lower = P(A below B), ratio = A / B")
+        print_table(table)
+    lead = "A" if cross["prob_a_lower_at_start"] >= 0.5 else "B"
+    print(f"crossing: where the curves' order at {a.x_name} = {cross['x_from']:.4g} flips ({lead} is lower there "
+          f"with P = {max(cross['prob_a_lower_at_start'], 1 - cross['prob_a_lower_at_start']):.2f}): median "
+          f"{cross['median']:.4g} [{cross['lower']:.4g}, {cross['upper']:.4g}]; P(crossed by {cross['x_max']:.4g}) = "
+          f"{cross['prob_crossed']:.2f} (inf: not by then)")
+    return 0
+
+
 def cmd_plot(args) -> int:
     import matplotlib
 
@@ -633,6 +662,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("compare", cmd_compare, "compare fits of the same data by PSIS-LOO", [json_flag],
             f"{PROG} compare fit0.nc fit1.nc fit2.nc")
     p.add_argument("fits", nargs="+", metavar="FIT", help="two or more fit files of the same data")
+
+    p = add("contrast", cmd_contrast, "two curves against each other: P(A below B) and A / B at x; where they cross",
+            [json_flag], f"{PROG} contrast recipe_a.nc recipe_b.nc --at 1e10 1e11")
+    p.add_argument("a", metavar="A", help="fit file of curve A")
+    p.add_argument("b", metavar="B", help="fit file of curve B (another curve: not the data of A)")
+    p.add_argument("--at", nargs="+", type=float, metavar="X", help="x values to compare at (else the crossing only)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+    p.add_argument("--kind", choices=("curve", "predictive"), default="curve",
+                   help="curve: the noise-free laws (default); predictive: one new run of each")
+    p.add_argument("--x-max", type=float, help="search for the crossing up to this x (default 1000x the larger "
+                                               "largest fitted x)")
+    p.add_argument("--x-from", type=float, help="start the search here (default the larger smallest fitted x)")
 
     p = add("plot", cmd_plot, "plot the posterior forecast of a saved fit (or the average of several) to an image",
             (), f"{PROG} plot fit.nc --out fit.png --at-max 1e12 --heldout test.csv --x tokens --y loss")

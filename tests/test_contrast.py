@@ -51,3 +51,23 @@ def test_crossing_of_finds_the_first_flip_either_way():
     xs = crossing_of(rows, grid)
     np.testing.assert_allclose(xs[:2], [100, 1000], rtol=1e-9)
     assert xs[2] == np.inf
+
+
+def test_cli_contrast(two_curves, tmp_path):
+    import json
+
+    from test_cli import assert_one_line_error, run
+
+    a, b = two_curves
+    a.save(tmp_path / "a.nc")
+    b.save(tmp_path / "b.nc")
+    result = run("contrast", tmp_path / "a.nc", tmp_path / "b.nc", "--at", "1e9", "1e10")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"A = {tmp_path / 'a.nc'} (bnsl-1, y vs x), B = ")
+    assert "prob_a_lower" in lines[2] and len(lines) == 6 and lines[5].startswith("crossing: ")
+    out = json.loads(run("contrast", tmp_path / "a.nc", tmp_path / "b.nc", "--json").stdout)
+    expected = bnsl_bayes.crossover(a, b)
+    assert out["contrast"] is None
+    assert out["crossover"]["prob_crossed"] == pytest.approx(expected["prob_crossed"])
+    assert_one_line_error(run("contrast", tmp_path / "a.nc", tmp_path / "a.nc"), "same data")
