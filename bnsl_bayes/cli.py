@@ -471,9 +471,19 @@ def cmd_contrast(args) -> int:
     from .validate import check_x_new
 
     a, b = load_fit(args.a), load_fit(args.b)
+    if args.plot:
+        refuse_overwriting_inputs([args.plot], [args.a, args.b])
     table = None if args.at is None else bnsl_bayes.contrast(a, b, check_x_new(args.at, "--at"), prob=args.prob,
                                                              kind=args.kind)
     cross = bnsl_bayes.crossover(a, b, prob=args.prob, x_max=args.x_max, x_from=args.x_from)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plots import plot_crossover
+
+        fig, _ = plot_crossover(a, b, prob=args.prob, x_from=args.x_from, search_max=args.x_max)
+        save_figure(fig, args.plot)
     if args.json:
         print(json.dumps({"contrast": None if table is None else
                           [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict(orient="records")],
@@ -490,6 +500,8 @@ def cmd_contrast(args) -> int:
           f"with P = {max(cross['prob_a_lower_at_start'], 1 - cross['prob_a_lower_at_start']):.2f}): median "
           f"{cross['median']:.4g} [{cross['lower']:.4g}, {cross['upper']:.4g}]; P(crossed by {cross['x_max']:.4g}) = "
           f"{cross['prob_crossed']:.2f} (inf: not by then)")
+    if args.plot:
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -674,6 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x-max", type=float, help="search for the crossing up to this x (default 1000x the larger "
                                                "largest fitted x)")
     p.add_argument("--x-from", type=float, help="start the search here (default the larger smallest fitted x)")
+    p.add_argument("--plot", metavar="FILE", help="also draw both curves and the crossing to this image")
 
     p = add("plot", cmd_plot, "plot the posterior forecast of a saved fit (or the average of several) to an image",
             (), f"{PROG} plot fit.nc --out fit.png --at-max 1e12 --heldout test.csv --x tokens --y loss")

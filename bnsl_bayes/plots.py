@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_breaks", "plot_diagnostics", "plot_forecast", "plot_reach"]
+__all__ = ["plot_breaks", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
 
 # One colour family for the posterior, a contrasting one for data the fit never saw.
 _POSTERIOR = "tab:blue"
@@ -112,13 +112,7 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     kind: "predictive" (bands include observation noise) or "curve" (the noise-free law).
     Returns (fig, ax).
     """
-    from .compare import averaged_forecast, one_or_average
-
-    fits, fit, mix, title = one_or_average(fit, weights)
-    if fits is None:
-        forecast = lambda g, p: fit.forecast(g, prob=p, kind=kind)  # noqa: E731
-    else:
-        forecast = lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)  # noqa: E731
+    fit, title, forecast = _forecaster(fit, kind, weights)
     fig, ax = _axes(ax)
     x_fit_max = float(fit.x.max())
     held = _as_xy(heldout) if heldout is not None else None
@@ -157,6 +151,65 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     ax.set_ylabel(fit.y_name)
     what = f"{fit.source} predictive" if kind == "predictive" else f"{fit.source} curve"
     ax.set_title(_title(f"{title}: {what}"))
+    ax.legend(loc="best", fontsize="small")
+    _readable_log_ticks(ax)
+    return fig, ax
+
+
+def _forecaster(fit, kind, weights=None):
+    """(first fit, label, forecast(x, prob)) of a fit or of the model average of several
+    (`compare.one_or_average`): what the forecast plots draw their bands from."""
+    from .compare import averaged_forecast, one_or_average
+
+    fits, first, mix, label = one_or_average(fit, weights)
+    if fits is None:
+        return first, label, lambda g, p: first.forecast(g, prob=p, kind=kind)
+    return first, label, lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)
+
+
+def plot_crossover(a, b, prob=0.9, x_max=None, ax=None, names=("A", "B"), x_from=None, search_max=None):
+    """Two curves and where they cross: each side's noise-free posterior median and central `prob`
+    band, its data, and the `crossover` answer (median line, `prob` interval shaded).
+
+    a, b: fits of two curves (a Fit, or several fits of one curve for their model average), as in
+    `bnsl_bayes.crossover`. x_max: right end of the plot (default 2x the larger largest fitted x,
+    widened to show a finite crossing interval). x_from and search_max are `crossover`'s x_from and
+    x_max: the crossing is searched up to 1000x the data by default, so its interval may end past
+    the plot. Returns (fig, ax).
+    """
+    from .contrast import crossover
+
+    cross = crossover(a, b, prob=prob, x_from=x_from, x_max=search_max)
+    sides = [(_forecaster(s, "curve"), name, color) for s, name, color in
+             ((a, names[0], _POSTERIOR), (b, names[1], "tab:orange"))]
+    x_lo = min(float(f.x.min()) for (f, _, _), _, _ in sides)
+    x_hi = max(float(f.x.max()) for (f, _, _), _, _ in sides)
+    if x_max is None:
+        ends = [2 * x_hi] + [1.3 * cross[k] for k in ("median", "upper") if np.isfinite(cross[k])]
+        x_max = max(ends)
+    if not x_max > x_lo:
+        raise ValueError(f"x_max={x_max} must exceed the smallest x plotted ({x_lo})")
+    fig, ax = _axes(ax)
+    grid = np.geomspace(x_lo, x_max, 200)
+    for (fit, label, forecast), name, color in sides:
+        band = forecast(grid, prob)
+        ax.fill_between(band["x"], band["lower"], band["upper"], color=color, alpha=0.2, linewidth=0)
+        ax.plot(band["x"], band["median"], color=color, linewidth=2, label=f"{name}: {label}")
+        ax.scatter(fit.x, fit.y, s=16, color=color, edgecolor=_OBSERVED, linewidth=0.5, zorder=3)
+    if np.isfinite(cross["lower"]):
+        ax.axvspan(cross["lower"], min(cross["upper"], x_max), color=_WINDOW, alpha=0.6, zorder=0,
+                   label=f"{prob:.0%} interval of the crossing")
+    if np.isfinite(cross["median"]):
+        ax.axvline(cross["median"], color=_OBSERVED, linestyle="--", linewidth=1,
+                   label=f"median crossing {cross['median']:.3g}")
+    fit = sides[0][0][0]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(x_lo / 1.05, x_max)
+    ax.set_xlabel(fit.x_name)
+    ax.set_ylabel(fit.y_name)
+    ax.set_title(_title(f"where they cross: {cross['median']:.3g} [{cross['lower']:.3g}, {cross['upper']:.3g}]",
+                        f"P(crossed by {fit.x_name} = {cross['x_max']:.3g}) = {cross['prob_crossed']:.2f}"))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax

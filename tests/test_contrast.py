@@ -71,3 +71,22 @@ def test_cli_contrast(two_curves, tmp_path):
     assert out["contrast"] is None
     assert out["crossover"]["prob_crossed"] == pytest.approx(expected["prob_crossed"])
     assert_one_line_error(run("contrast", tmp_path / "a.nc", tmp_path / "a.nc"), "same data")
+
+
+def test_crossover_plot_shows_both_curves_and_the_crossing(two_curves, tmp_path):
+    from bnsl_bayes import plots
+
+    from test_cli import run
+
+    a, b = two_curves
+    cross = bnsl_bayes.crossover(a, b)
+    fig, ax = plots.plot_crossover(a, b, names=("small", "large"))
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[:2] == ["small: bnsl-1", "large: bnsl-1"]
+    assert ax.get_title().startswith(f"where they cross: {cross['median']:.3g}")
+    assert ax.get_xlim()[1] >= 2 * 1e9 and ax.get_xscale() == "log"
+    a.save(tmp_path / "a.nc")
+    b.save(tmp_path / "b.nc")
+    result = run("contrast", tmp_path / "a.nc", tmp_path / "b.nc", "--plot", tmp_path / "c.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "c.png").stat().st_size > 10_000 and result.stdout.endswith(f"wrote {tmp_path / 'c.png'}\n")
