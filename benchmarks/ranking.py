@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     pairs, without_shared_x = pairs_of(data)
     pairs = pairs[:args.limit] if args.limit else pairs
     names = sorted({n for a, b, _ in pairs for n in (a, b)})
-    run.log(f"{len(pairs)} pairs over {len(names)} curves ({without_shared_x} pairs without a shared held-out x)")
+    run.log(f"{len(pairs)} pairs over {len(names)} curves ({without_shared_x} pairs without held-out points near x* on both curves)")
 
     point = run.run_pointfits(data, names)["results"]
     t0 = time.perf_counter()
