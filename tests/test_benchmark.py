@@ -234,3 +234,28 @@ def test_fits_see_context_points_only(monkeypatch):
         pd.testing.assert_frame_equal(passed.reset_index(drop=True), ctx.reset_index(drop=True))
     assert [r["curve"] for r in recs] == names
     assert all(r[m]["status"] == "ok" for r in recs for m in ("default", *run.OPTION_SPECS))
+
+
+def test_ranking_pairs_curves_of_one_task_at_held_out_points_near_x_star():
+    from benchmarks.ranking import pairs_of, summarize
+
+    rows = []
+    for curve, targets in (("A", [100, 200]), ("B", [101, 150]), ("C", [300, 400])):
+        rows += [{"domain": "IC", "task": "t", "curve": curve, "x": x, "y": 1.0, "split": "context"} for x in (10, 20)]
+        rows += [{"domain": "IC", "task": "t", "curve": curve, "x": x, "y": 0.5, "split": "target"} for x in targets]
+    rows += [{"domain": "BB", "task": "u", "curve": "D", "x": 200, "y": 0.5, "split": "target"}]
+    pairs, none = pairs_of(pd.DataFrame(rows))
+    # A-B: x* = 150 (B's largest); A has no held-out point within 1% of it, so neither has A-C
+    # (x* = 200, C starts at 300) nor B-C; D is alone in its task.
+    assert pairs == [] and none == 3
+    rows[2]["x"], rows[3]["x"] = 149.0, 151.0  # now A's held-out points 149 and 151 lie near B's 150
+    pairs, none = pairs_of(pd.DataFrame(rows))
+    assert pairs == [("A", "B", 150.0)] and none == 2
+
+    recs = [{"truth_a_lower": t, "ours_predictive": p, "ours_curve": p, "pointfit": float(p > 0.5),
+             "leader": 1.0, "paired_draws": 4000} for t, p in ((True, 0.9), (False, 0.2), (True, 0.4))]
+    s = summarize(recs)
+    assert s["ours_predictive"]["accuracy"] == pytest.approx(2 / 3)
+    assert s["ours_predictive"]["brier"] == pytest.approx((0.01 + 0.04 + 0.36) / 3)
+    assert s["leader"]["accuracy"] == pytest.approx(2 / 3) and s["leader"]["brier"] == pytest.approx(1 / 3)
+    assert s["ours_predictive"]["log_score"] == pytest.approx(np.mean(np.log([0.9, 0.8, 0.4])))
