@@ -14,6 +14,8 @@ noise-free curves by default: "which recipe scales better" is about the laws, no
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -37,6 +39,11 @@ def _sides(a, b):
     if np.array_equal(fa.x, fb.x) and np.array_equal(fa.y, fb.y):
         raise ValueError("both sides were fitted to the same data: contrast and crossover compare two curves "
                          "(to compare models of one curve, use bnsl_bayes.compare)")
+    if fa.x_name != fb.x_name or fa.y_name != fb.y_name:
+        # Not refused: names differ innocently ("n" and "tokens"), but curves of different quantities
+        # would compare as if they were one, so say what is being compared.
+        warnings.warn(f"A is {fa.y_name} vs {fa.x_name} and B is {fb.y_name} vs {fb.x_name}: they are compared "
+                      "at the same x values as if they measured the same quantities", UserWarning, stacklevel=3)
     return sa, sb
 
 

@@ -90,3 +90,11 @@ def test_crossover_plot_shows_both_curves_and_the_crossing(two_curves, tmp_path)
     result = run("contrast", tmp_path / "a.nc", tmp_path / "b.nc", "--plot", tmp_path / "c.png")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "c.png").stat().st_size > 10_000 and result.stdout.endswith(f"wrote {tmp_path / 'c.png'}\n")
+
+
+def test_sides_named_differently_are_compared_with_a_warning():
+    x = np.geomspace(1e6, 1e9, 8)
+    a = bnsl_bayes.prior(x, 3.0 * x**-0.1, breaks=0, draws=200, x_name="tokens", y_name="loss")
+    b = bnsl_bayes.prior(x, 4.0 * x**-0.1, breaks=0, draws=200, x_name="flops", y_name="loss")
+    with pytest.warns(UserWarning, match="A is loss vs tokens and B is loss vs flops"):
+        bnsl_bayes.contrast(a, b, [1e10])
