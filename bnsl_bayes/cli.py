@@ -117,7 +117,12 @@ def print_table(df) -> None:
 
 
 def _json_value(v):
-    """JSON has no inf/nan: write null (e.g. a target not reached by x_max), as pandas does."""
+    """JSON has no inf/nan: write null (e.g. a target not reached by x_max), as pandas does; inside
+    dicts and lists too."""
+    if isinstance(v, dict):
+        return {k: _json_value(u) for k, u in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_value(u) for u in v]
     if isinstance(v, float) and not math.isfinite(v):
         return None
     if hasattr(v, "item"):  # numpy scalar
@@ -126,10 +131,8 @@ def _json_value(v):
 
 
 def print_json(records) -> None:
-    if isinstance(records, dict):
-        print(json.dumps({k: _json_value(v) for k, v in records.items()}))
-    else:
-        print(json.dumps([{k: _json_value(v) for k, v in r.items()} for r in records]))
+    """A dict or a list of records as one line of JSON (`_json_value` of every value)."""
+    print(json.dumps(_json_value(records)))
 
 
 def report_error(message) -> None:
@@ -485,9 +488,8 @@ def cmd_contrast(args) -> int:
         fig, _ = plot_crossover(a, b, prob=args.prob, x_from=args.x_from, search_max=args.x_max)
         save_figure(fig, args.plot)
     if args.json:
-        print(json.dumps({"contrast": None if table is None else
-                          [{k: _json_value(v) for k, v in r.items()} for r in table.to_dict(orient="records")],
-                          "crossover": {k: _json_value(v) for k, v in cross.to_dict().items()}}))
+        print_json({"contrast": None if table is None else table.to_dict(orient="records"),
+                    "crossover": cross.to_dict()})
         return 0
     print(f"A = {args.a} ({a.spec.name}, {a.y_name} vs {a.x_name}), B = {args.b} ({b.spec.name}, {b.y_name} vs "
           f"{b.x_name}); lower/upper: central {args.prob:.0%} interval")

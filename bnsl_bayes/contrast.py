@@ -91,8 +91,14 @@ def crossover(a, b, prob: float = 0.9, x_max: float | None = None, x_from: float
     x_max), prob_a_lower_at_start (share in which A is the lower one at x_from, the one to be
     caught), x_from and x_max. A crossing at x_from itself means the curves touch there.
     """
+    return crossover_of_sides(*_sides(a, b), prob=prob, x_max=x_max, x_from=x_from, n_grid=n_grid, seed=seed)
+
+
+def crossover_of_sides(sa, sb, prob: float = 0.9, x_max: float | None = None, x_from: float | None = None,
+                       n_grid: int = 2000, seed: int = 0) -> pd.Series:
+    """`crossover` of two sides already resolved by `_sides` (a plot that also draws their bands
+    resolves them once: an averaged side's LOO weights are not computed twice)."""
     prob = check_prob(prob)
-    sa, sb = _sides(a, b)
     fa, fb = sa[1], sb[1]
     x_lo = max(float(fa.x.min()), float(fb.x.min())) if x_from is None else x_from
     x_hi = 1e3 * max(float(fa.x.max()), float(fb.x.max())) if x_max is None else x_max

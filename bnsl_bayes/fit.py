@@ -167,13 +167,17 @@ class Fit:
         if self.breaks == 0:
             return pd.DataFrame(columns=cols)
         q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
-        log_d, c = (self.posterior[v].stack(s=("chain", "draw")).transpose("break", "s").values for v in ("log_d", "c"))
+        log_d, c = self.break_draws("log_d"), self.break_draws("c")
         lo, med, hi = np.quantile(log_d, q, axis=1)
         c_lo, c_med, c_hi = np.quantile(c, q, axis=1)
         beyond = (log_d > np.log(self.x.max())).mean(axis=1)
         return pd.DataFrame({"break": np.arange(1, self.breaks + 1), "median": np.exp(med),
                              "lower": np.exp(lo), "upper": np.exp(hi), "prob_beyond_data": beyond,
                              "slope_change": c_med, "slope_change_lower": c_lo, "slope_change_upper": c_hi})[cols]
+
+    def break_draws(self, name: str) -> np.ndarray:
+        """All draws of a per-break parameter ("log_d", "c", "f"), shape (break, draws)."""
+        return self.posterior[name].stack(s=("chain", "draw")).transpose("break", "s").values
 
     def reach_range(self, x_max: float | None = None, x_from: float | None = None) -> tuple[float, float]:
         """(start, end) of the x range `reach` searches: from x_from (default the smallest fitted x)

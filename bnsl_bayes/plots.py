@@ -2,8 +2,9 @@
 
 Every function takes a `Fit` (fresh or loaded from disk, or a `PriorFit` for what the priors say;
 `plot_forecast` and `plot_reach` also several fits of the same data, for their model average) and
-draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods (forecast, break_positions, reach) or the
-model averages of compare.py, so a plot shows exactly what the API reports.
+draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods
+(forecast, break_positions, reach) or the model averages of compare.py and contrast.py, so a plot
+shows exactly what the API reports.
 
 >>> from bnsl_bayes.plots import plot_forecast
 >>> fig, ax = plot_forecast(fit, heldout=(x_test, y_test))   # doctest: +SKIP
@@ -159,9 +160,16 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
 def _forecaster(fit, kind, weights=None):
     """(first fit, label, forecast(x, prob)) of a fit or of the model average of several
     (`compare.one_or_average`): what the forecast plots draw their bands from."""
-    from .compare import averaged_forecast, one_or_average
+    from .compare import one_or_average
 
-    fits, first, mix, label = one_or_average(fit, weights)
+    return _forecaster_of(one_or_average(fit, weights), kind)
+
+
+def _forecaster_of(side, kind):
+    """`_forecaster` of a side `compare.one_or_average` has already resolved."""
+    from .compare import averaged_forecast
+
+    fits, first, mix, label = side
     if fits is None:
         return first, label, lambda g, p: first.forecast(g, prob=p, kind=kind)
     return first, label, lambda g, p: averaged_forecast(fits, g, prob=p, kind=kind, weights=mix)
@@ -177,11 +185,12 @@ def plot_crossover(a, b, prob=0.9, x_max=None, ax=None, names=("A", "B"), x_from
     x_max: the crossing is searched up to 1000x the data by default, so its interval may end past
     the plot. Returns (fig, ax).
     """
-    from .contrast import crossover
+    from .contrast import _sides, crossover_of_sides
 
-    cross = crossover(a, b, prob=prob, x_from=x_from, x_max=search_max)
-    sides = [(_forecaster(s, "curve"), name, color) for s, name, color in
-             ((a, names[0], _POSTERIOR), (b, names[1], "tab:orange"))]
+    sa, sb = _sides(a, b)
+    cross = crossover_of_sides(sa, sb, prob=prob, x_from=x_from, x_max=search_max)
+    sides = [(_forecaster_of(s, "curve"), name, color) for s, name, color in
+             ((sa, names[0], _POSTERIOR), (sb, names[1], "tab:orange"))]
     x_lo = min(float(f.x.min()) for (f, _, _), _, _ in sides)
     x_hi = max(float(f.x.max()) for (f, _, _), _, _ in sides)
     if x_max is None:
@@ -232,7 +241,8 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50, prior=None):
     fig, ax = _axes(ax)
     _shade_data_window(ax, fit)
     summary = fit.break_positions(prob)
-    log_d = _break_draws(fit)
+    log_d = fit.break_draws("log_d")
+    prior_log_d = None if prior is None else prior.break_draws("log_d")
     colors = ["tab:purple", "tab:orange", "tab:green", "tab:brown"]
     for k, row in summary.iterrows():
         color = colors[k % len(colors)]
@@ -241,7 +251,7 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50, prior=None):
         _log_density(ax, np.exp(log_d[k]), color, label, bins=bins)
         ax.axvline(row["median"], color=color, linestyle="--", linewidth=1)
         if prior is not None:
-            _log_density(ax, np.exp(_break_draws(prior)[k]), color, f"break {int(row['break'])}: prior",
+            _log_density(ax, np.exp(prior_log_d[k]), color, f"break {int(row['break'])}: prior",
                          bins=bins, outline_only=True)
     ax.set_xscale("log")
     ax.set_xlabel(f"break position ({fit.x_name})")
@@ -250,11 +260,6 @@ def plot_breaks(fit, prob=0.9, ax=None, bins=50, prior=None):
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
-
-
-def _break_draws(fit) -> np.ndarray:
-    """log break positions, shape (break, draws)."""
-    return fit.posterior["log_d"].stack(s=("chain", "draw")).transpose("break", "s").values
 
 
 def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=None, x_from=None, weights=None):

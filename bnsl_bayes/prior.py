@@ -63,6 +63,7 @@ def prior(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: 
     >>> p = prior([1e6, 2e6, 4e6, 8e6], [0.9, 0.8, 0.72, 0.66], breaks=1)  # doctest: +SKIP
     >>> p.break_positions()   # median at the largest x: half the prior mass is past the data  # doctest: +SKIP
     """
+    import arviz as az
     import pymc as pm
 
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
@@ -85,9 +86,6 @@ def prior(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: 
         draws_ds = _ordered_breaks(draws_ds, model)
     draws_ds.attrs = metadata(spec, seed, xs, ys, x_name, y_name)
     draws_ds.attrs["chain_weights"] = json.dumps([1.0])
-
-    import arviz as az
-
     return PriorFit(az.InferenceData(prior=draws_ds, observed_data=observed(xs, ys)))
 
 
