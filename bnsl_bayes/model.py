@@ -17,6 +17,19 @@ Parameterisation (why: NUTS sees O(1), weakly correlated coordinates whatever th
                                                    which the slope changes, a property of the curve,
                                                    not of the window it was observed through
 and log y ~ Normal(log_curve, sigma) (or Student-t), i.e. multiplicative noise on y.
+
+Coordinates NUTS moves in (`coordinates`, a sampler setting: the law above is the same either way):
+  "plain"     the parameters above.
+  "anchored"  log_offset and the slope changes c are moved along the ridges the data leave
+              (benchmarks/context_validation.py, variant "anchored"). The data pin the level of
+              the curve at the window's centre, y_c ~ exp(mean log y); what is left for the excess
+              above the limit there is y_c - a = y_c (1 - limit_fraction * r), r = min(y) / y_c, so
+              log_offset slides with log(1 - limit_fraction * r) and with every break's term at the
+              centre: NUTS moves the offset with those taken out instead. Log-log slopes of the
+              excess are those of y times y / (y - a) = 1 / (1 - limit_fraction * r) near the
+              centre, so a limit close to min(y) stretches every slope change; NUTS moves c divided
+              by that factor. The priors stay on log_offset and c themselves (a Potential, with
+              the Jacobian of the rescaling), so forward sampling (`prior`) uses "plain".
 """
 
 from __future__ import annotations
@@ -25,11 +38,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .forms import log_curve
+from .forms import log_curve, softplus
 from .spec import ModelSpec
 
 # Priors whose support is the whole real line can carry the ordered transform for n >= 2 breaks.
 _UNBOUNDED = ("Normal", "StudentT")
+COORDINATES = ("plain", "anchored")
 
 
 @dataclass(frozen=True)
@@ -73,8 +87,26 @@ def _prior(pm, name: str, prior: dict, **kwargs):
     return dist(name, **params, **kwargs)
 
 
-def build_model(spec: ModelSpec, data: CurveData):
-    """The PyMC model for `spec` on `data`.
+def _moved(pm, name: str, prior: dict, *, shift=0.0, scale=1.0, size: int | None = None, dims=None):
+    """`name` = shift + scale * (a free coordinate), with `prior` on `name` itself.
+
+    The free coordinate is Flat and the prior enters as a Potential together with the log Jacobian
+    of the rescaling, so the joint law of the model's parameters is the prior's, in any coordinates.
+    Its name ends in "__", which marks a sampler coordinate that fits do not keep (`sampling._tidy`).
+    """
+    import pytensor.tensor as pt
+
+    free = pm.Flat(f"{name}_moved__", dims=dims)
+    value = pm.Deterministic(name, shift + scale * free, dims=dims)
+    dist, params = prior_distribution(pm, prior)
+    law = dist.dist(**params, **({} if size is None else {"shape": size}))
+    pm.Potential(f"{name}_prior", pt.sum(pm.logp(law, value)) + (size or 1) * pt.log(scale))
+    return value
+
+
+def build_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
+    """The PyMC model for `spec` on `data`; `coordinates` (see the module docstring) are the
+    coordinates NUTS moves in, not a different model.
 
     >>> from bnsl_bayes.spec import load_spec
     >>> m = build_model(load_spec("bnsl-1"), CurveData.from_xy([1, 2, 4, 8], [4, 3, 2.5, 2.2]))
@@ -84,6 +116,9 @@ def build_model(spec: ModelSpec, data: CurveData):
     import pymc as pm
     import pytensor.tensor as pt
 
+    if coordinates not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {COORDINATES}, got {coordinates!r}")
+    anchored = coordinates == "anchored"
     n = spec.breaks
     pr = spec.priors
     with pm.Model(coords={"break": np.arange(1, n + 1)}) as model:
@@ -91,7 +126,10 @@ def build_model(spec: ModelSpec, data: CurveData):
         centre, half = d["centre"], d["half_range"]
 
         limit_fraction = _prior(pm, "limit_fraction", pr["limit_fraction"])
-        log_offset = _prior(pm, "log_offset", pr["log_offset"])
+        # 1 - a / y_c, the share of the curve's level at the centre that lies above the limit
+        above_limit = 1.0 - limit_fraction * pt.exp(d["log_y_min"] - d["log_y_mean"])
+        if not anchored:  # created here, in the order fits made before "anchored" existed
+            log_offset = _prior(pm, "log_offset", pr["log_offset"])
         c0 = _prior(pm, "c0", pr["c0"])
         sigma = _prior(pm, "sigma", pr["sigma"])
         # Observation noise on log y never goes below the spec's floor: no measured scaling curve
@@ -100,7 +138,6 @@ def build_model(spec: ModelSpec, data: CurveData):
         noise = pm.Deterministic("noise", spec.noise_floor + sigma)
 
         log_a = pm.Deterministic("log_a", pt.log(limit_fraction) + d["log_y_min"])
-        log_b = pm.Deterministic("log_b", d["log_y_mean"] + log_offset + c0 * centre)
         c = log_d = f = None
         if n > 0:
             if spec.monotone:
@@ -111,6 +148,8 @@ def build_model(spec: ModelSpec, data: CurveData):
                 g = _prior(pm, "log_slope_ratio", pr["log_slope_ratio"], dims="break")
                 slopes = pt.concatenate([pt.atleast_1d(c0), c0 * pt.exp(pt.cumsum(g))])
                 c = pm.Deterministic("c", slopes[1:] - slopes[:-1], dims="break")
+            elif anchored:
+                c = _moved(pm, "c", pr["c"], scale=1.0 / above_limit, size=n, dims="break")
             else:
                 c = _prior(pm, "c", pr["c"], dims="break")
             delta_kw = {}
@@ -136,6 +175,12 @@ def build_model(spec: ModelSpec, data: CurveData):
             else:
                 f = _prior(pm, "f", pr["f"], dims="break")
             log_d = pm.Deterministic("log_d", centre + half * delta, dims="break")
+        if anchored:
+            shift = pt.log(above_limit)
+            if n > 0:
+                shift = shift + pt.sum(c * f * softplus((centre - log_d) / f))
+            log_offset = _moved(pm, "log_offset", pr["log_offset"], shift=shift)
+        log_b = pm.Deterministic("log_b", d["log_y_mean"] + log_offset + c0 * centre)
 
         mu = log_curve(d["log_x"], log_a, log_b, c0, c, log_d, f)
         if spec.likelihood == "student_t":

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from .model import CurveData, build_model
+from .model import COORDINATES, CurveData, build_model
 from .spec import ModelSpec
 
 BACKENDS = ("nutpie", "pymc", "numpyro")
@@ -23,15 +23,15 @@ _COMPILED: dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
-def compiled_model(spec: ModelSpec, data: CurveData):
-    """The nutpie-compiled model for `spec`, with `data` swapped in (compiled on first use)."""
+def compiled_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
+    """The nutpie-compiled model for `spec` in `coordinates`, with `data` swapped in (compiled on first use)."""
     import nutpie
 
-    key = spec.model_key()
+    key = (spec.model_key(), coordinates)
     with _LOCK:
         compiled = _COMPILED.get(key)
         if compiled is None:
-            compiled = nutpie.compile_pymc_model(build_model(spec, data))
+            compiled = nutpie.compile_pymc_model(build_model(spec, data, coordinates))
             _COMPILED[key] = compiled
     # A graph keeps only the data it uses (bnsl-0 has no break, so no half_range): swap in just those.
     return compiled.with_data(**{k: v for k, v in data.shared().items() if k in compiled.shared_data})
@@ -52,6 +52,9 @@ def check_sampler_settings(settings: dict, cores) -> None:
         raise ValueError(f"unknown backend {settings['backend']!r}; use {', '.join(map(repr, BACKENDS))}")
     if settings["mass_matrix"] not in ("diag", "low_rank"):
         raise ValueError(f"mass_matrix must be 'diag' or 'low_rank', got {settings['mass_matrix']!r}")
+    if settings["coordinates"] not in COORDINATES:
+        raise ValueError(f"coordinates must be one of {', '.join(map(repr, COORDINATES))}, "
+                         f"got {settings['coordinates']!r}")
     whole("chains", settings["chains"], 1)
     whole("draws", settings["draws"], MIN_DRAWS)
     whole("tune", settings["tune"], 1)
@@ -66,7 +69,8 @@ def sampler_settings(spec: ModelSpec, overrides: dict) -> dict:
     """The settings a fit samples with: built-in defaults, then the spec's sampler table, then the
     caller's overrides (None leaves a setting alone)."""
     settings = {"backend": "nutpie", "chains": 4, "tune": 600, "draws": 500, "target_accept": 0.9,
-                "mass_matrix": "diag"}
+                "mass_matrix": "diag",
+                "coordinates": "plain"}
     settings.update(spec.sampler)
     unknown = set(overrides) - set(settings)
     if unknown:
@@ -79,7 +83,8 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
            **overrides):
     """Sample the posterior; returns arviz InferenceData with posterior and sample_stats only.
 
-    `overrides` may set chains, tune, draws, target_accept, backend (else the spec's sampler table).
+    `overrides` may set chains, tune, draws, target_accept, backend, mass_matrix, coordinates (else
+    the spec's sampler table).
     """
     settings = sampler_settings(spec, overrides)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -95,14 +100,14 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     if backend == "nutpie":
         import nutpie
 
-        idata = nutpie.sample(compiled_model(spec, data), **common, seed=int(seed), save_warmup=False,
+        idata = nutpie.sample(compiled_model(spec, data, settings["coordinates"]), **common, seed=int(seed), save_warmup=False,
                               low_rank_modified_mass_matrix=settings["mass_matrix"] == "low_rank",
                               progress_bar=progress)
     elif backend in ("pymc", "numpyro"):
         import pymc as pm
 
         logging.getLogger("pymc").setLevel(logging.ERROR)
-        with build_model(spec, data):
+        with build_model(spec, data, settings["coordinates"]):
             idata = pm.sample(**common, random_seed=int(seed), nuts_sampler=backend, progressbar=progress,
                               compute_convergence_checks=False, idata_kwargs={"log_likelihood": False})
     else:  # unreachable: check_sampler_settings refused it
@@ -111,7 +116,8 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
 
 
 def _tidy(idata):
-    """Keep posterior and sample_stats; drop transformed coordinates (nutpie names them `*__`)."""
+    """Keep posterior and sample_stats; drop the sampler's coordinates (transformed ones, which nutpie
+    names `*__`, and the free ones of `coordinates="anchored"`, `model._moved`)."""
     import arviz as az
 
     post = idata.posterior

@@ -44,7 +44,7 @@ UNUSED_PRIOR = {False: "log_slope_ratio", True: "c"}
 NONNEGATIVE = ("HalfNormal", "HalfStudentT", "LogNormal", "Gamma", "Exponential")
 LIKELIHOODS = ("normal", "student_t")
 BACKENDS = ("nutpie", "pymc", "numpyro")
-SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept", "mass_matrix")
+SAMPLER_KEYS = ("backend", "chains", "tune", "draws", "target_accept", "mass_matrix", "coordinates")
 
 
 @dataclass(frozen=True)
