@@ -460,7 +460,9 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
     drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone).
-    sampler: chains, tune, draws, target_accept, backend ("nutpie" default, "pymc", "numpyro").
+    sampler: chains, tune, draws, target_accept, backend ("nutpie" default, "pymc", "numpyro"),
+    mass_matrix ("diag", "low_rank"), coordinates ("plain", "anchored": the same model in coordinates
+    that mix better but forecast no better on the benchmark's context points, see model.py).
     stack_chains: weight the chains by chain stacking (Yao, Vehtari & Gelman 2022) instead of equally.
     Off by default: on the benchmark's context points (benchmarks/context_validation.py, targets
     never read) it lowered the held-out log density, because dropping chains also drops modes that
