@@ -486,6 +486,7 @@ class AveragedManyResult:
 def add_fit_many_command(subparsers):
     """Register `fit-many` on the `bnsl-bayes` argparse subparsers; the handler is set as `func`."""
     from .cli import parse_breaks
+    from .model import COORDINATES
 
     p = subparsers.add_parser(
         "fit-many", help="fit every curve of a long table, resumably, locally or on Dask",
@@ -510,6 +511,7 @@ def add_fit_many_command(subparsers):
     for name in ("chains", "tune", "draws"):
         p.add_argument(f"--{name}", type=int, help=f"sampler {name} (default: the spec's)")
     p.add_argument("--target-accept", type=float, help="NUTS target acceptance (default: the spec's)")
+    p.add_argument("--coordinates", choices=COORDINATES, help="coordinates NUTS moves in (default: the spec's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_fit_many_command)
     return p
@@ -530,11 +532,10 @@ def _positive_int(text: str) -> int:
 def run_fit_many_command(args) -> int:
     import sys
 
-    from .cli import auto_specs, report_error
+    from .cli import auto_specs, report_error, sampler_options
     from .table import numeric_columns, read_table, require_columns
 
-    sampler = {k: getattr(args, k) for k in ("chains", "tune", "draws", "target_accept")
-               if getattr(args, k) is not None}
+    sampler = sampler_options(args)
     group = args.group[0] if len(args.group) == 1 else args.group
     spec, breaks = args.spec, args.breaks
     if args.monotone:

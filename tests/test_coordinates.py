@@ -78,3 +78,13 @@ def test_both_coordinates_forecast_a_simulated_curve_alike():
     d = {c: f.diagnostics() for c, f in fits.items()}
     assert d["anchored"]["ess_bulk_min"] > 3 * d["plain"]["ess_bulk_min"], d
     assert d["anchored"]["divergences"] < d["plain"]["divergences"], d
+
+
+def test_cli_passes_coordinates_to_the_sampler():
+    from bnsl_bayes.cli import build_parser, sampler_options
+
+    parser = build_parser()
+    for command in (["fit", "d.csv", "--x", "x", "--y", "y", "--out", "f.nc"], ["fit-many", "d.csv", "--x", "x", "--y", "y",
+                                                                "--group", "g", "--store", "s"]):
+        assert sampler_options(parser.parse_args([*command, "--coordinates", "anchored"]))["coordinates"] == "anchored"
+        assert "coordinates" not in sampler_options(parser.parse_args(command))  # the spec's own setting
