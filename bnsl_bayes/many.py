@@ -93,6 +93,9 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     resolved = {**sampler_settings(spec, {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}),
                 **{k: v for k, v in sampler.items()
                    if k not in SAMPLER_KEYS and not (k in _FIT_DEFAULTS and _FIT_DEFAULTS[k] == v)}}
+    if resolved.get("coordinates") == "plain":
+        # Every fit made before the setting existed (2026-12-03) was plain: their stores stay valid.
+        del resolved["coordinates"]
     payload = {
         "store_format": STORE_FORMAT,
         "xy": pairs,

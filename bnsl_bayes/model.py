@@ -126,9 +126,10 @@ def build_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
         centre, half = d["centre"], d["half_range"]
 
         limit_fraction = _prior(pm, "limit_fraction", pr["limit_fraction"])
-        # 1 - a / y_c, the share of the curve's level at the centre that lies above the limit
-        above_limit = 1.0 - limit_fraction * pt.exp(d["log_y_min"] - d["log_y_mean"])
-        if not anchored:  # created here, in the order fits made before "anchored" existed
+        if anchored:
+            # 1 - a / y_c, the share of the curve's level at the centre that lies above the limit
+            above_limit = 1.0 - limit_fraction * pt.exp(d["log_y_min"] - d["log_y_mean"])
+        else:  # created here, in the order fits made before "anchored" existed
             log_offset = _prior(pm, "log_offset", pr["log_offset"])
         c0 = _prior(pm, "c0", pr["c0"])
         sigma = _prior(pm, "sigma", pr["sigma"])

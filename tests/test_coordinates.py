@@ -88,3 +88,15 @@ def test_cli_passes_coordinates_to_the_sampler():
                                                                 "--group", "g", "--store", "s"]):
         assert sampler_options(parser.parse_args([*command, "--coordinates", "anchored"]))["coordinates"] == "anchored"
         assert "coordinates" not in sampler_options(parser.parse_args(command))  # the spec's own setting
+
+
+def test_plain_fits_keep_the_store_fingerprints_they_had_before_coordinates_existed():
+    """A store written before the setting existed (2026-12-03) is still reused, not refitted:
+    the fingerprint below is what bnsl_bayes 52419d2 computed for this curve."""
+    import pandas as pd
+
+    from bnsl_bayes.many import fingerprint
+
+    x, y, spec = pd.Series([1.0, 2, 4]), pd.Series([3.0, 2, 1.5]), load_spec("bnsl-1")
+    assert fingerprint(x, y, spec, 0, {}) == fingerprint(x, y, spec, 0, {"coordinates": "plain"}) == "29be842baf4091eb"
+    assert fingerprint(x, y, spec, 0, {"coordinates": "anchored"}) != "29be842baf4091eb"
