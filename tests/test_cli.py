@@ -295,7 +295,8 @@ def test_auto_breaks_reports_only_the_kept_fits_warnings(addition_fit, monkeypat
         return warns
 
     monkeypatch.setattr(bnsl_bayes, "fit", fake_fit)
-    args = argparse.Namespace(seed=0, quiet=True, chains=None, tune=None, draws=None, target_accept=None)
+    args = argparse.Namespace(seed=0, quiet=True, chains=None, tune=None, draws=None, target_accept=None,
+                              coordinates=None)
     fit, fits, note, problems = cli.fit_one(addition_fit.x, addition_fit.y, "auto", args, "x", "y")
     assert calls == [("bnsl-0", False), ("bnsl-1", False), ("bnsl-2", False)] and fit is warns
     assert list(fits) == ["bnsl-0", "bnsl-1", "bnsl-2"]
