@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .forms import log_curve, softplus
+from .forms import log_curve, log_excess
 from .spec import ModelSpec
 
 # Priors whose support is the whole real line can carry the ordered transform for n >= 2 breaks.
@@ -177,9 +177,8 @@ def build_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
                 f = _prior(pm, "f", pr["f"], dims="break")
             log_d = pm.Deterministic("log_d", centre + half * delta, dims="break")
         if anchored:
-            shift = pt.log(above_limit)
-            if n > 0:
-                shift = shift + pt.sum(c * f * softplus((centre - log_d) / f))
+            # minus the breaks' terms at the centre: log_excess with log b = c0 = 0 is just those
+            shift = pt.log(above_limit) - (log_excess(centre, 0.0, 0.0, c, log_d, f) if n > 0 else 0.0)
             log_offset = _moved(pm, "log_offset", pr["log_offset"], shift=shift)
         log_b = pm.Deterministic("log_b", d["log_y_mean"] + log_offset + c0 * centre)
 
