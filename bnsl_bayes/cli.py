@@ -35,6 +35,7 @@ examples:
   {PROG} forecast prior.nc --at 1e10
   {PROG} reach fit.nc --target 2.0 1.9 --x-max 1e13
   {PROG} compare fit0.nc fit1.nc fit2.nc
+  {PROG} backtest runs.csv --x tokens --y loss --cuts 0.5 0.7   # how it would have forecast your later points
   {PROG} contrast recipe_a.nc recipe_b.nc --at 1e11   # which recipe is lower at 1e11, where they cross
   {PROG} forecast fit.bnsl-*.nc --at 1e10          # LOO-stacked average of --keep-all's fits
   {PROG} plot fit.nc --out fit.png --heldout test.csv --x tokens --y loss
@@ -287,21 +288,32 @@ def cmd_fit(args) -> int:
     return 0
 
 
-def cmd_prior(args) -> int:
-    import bnsl_bayes
-
+def one_spec(args, what: str):
+    """The one model `prior` and `backtest` use: --spec, else bnsl-<breaks> (monotone with --monotone)."""
     from .spec import load_spec, shipped_name
 
     if args.breaks == "auto":
-        raise ValueError("prior draws one spec's prior: give --breaks N or --spec, not --breaks auto")
+        raise ValueError(f"{what}: give --breaks N or --spec, not --breaks auto")
     if args.spec is not None and args.monotone:
         raise ValueError("--spec names the model itself: not with --monotone (e.g. --spec bnsl-1-monotone)")
-    breaks = 1 if args.breaks is None else args.breaks
-    spec = load_spec(args.spec, breaks=args.breaks) if args.spec is not None else shipped_name(breaks, args.monotone)
+    if args.spec is not None:
+        return load_spec(args.spec, breaks=args.breaks)
+    return shipped_name(1 if args.breaks is None else args.breaks, args.monotone)
+
+
+def one_curve_table(args):
+    """(path, table) of a one-curve command's data file, its --x and --y columns checked numeric."""
     data_path = Path(args.data)
     df = read_table(data_path)
     require_columns(df, [args.x, args.y], data_path)
-    df = numeric_columns(df, [args.x, args.y], data_path)
+    return data_path, numeric_columns(df, [args.x, args.y], data_path)
+
+
+def cmd_prior(args) -> int:
+    import bnsl_bayes
+
+    spec = one_spec(args, "prior draws one spec's prior")
+    data_path, df = one_curve_table(args)
     refuse_overwriting_inputs([args.out], [data_path, args.spec])
     try:
         p = bnsl_bayes.prior(df[args.x], df[args.y], spec=spec, seed=args.seed, draws=args.draws,
@@ -315,6 +327,57 @@ def cmd_prior(args) -> int:
     if p.breaks:
         print(f"prior break positions in {p.x_name}; lower/upper: central 90% interval")
         print_table(p.break_positions(0.9))
+    return 0
+
+
+def parse_cut(text: str):
+    """A --cuts value: an int counts distinct x fitted, a decimal is a share of them."""
+    try:
+        return int(text) if text.isdigit() else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number of distinct x (e.g. 8) or a share (e.g. 0.7)") from None
+
+
+def cmd_backtest(args) -> int:
+    import bnsl_bayes
+
+    spec = one_spec(args, "backtest scores one model")
+    data_path, df = one_curve_table(args)
+    refuse_overwriting_inputs([p for p in (args.out, args.plot) if p], [data_path, args.spec])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        try:
+            bt = bnsl_bayes.backtest(df[args.x], df[args.y], cuts=args.cuts, spec=spec, seed=args.seed,
+                                     prob=args.prob, x_name=args.x, y_name=args.y, progress=show_progress(args),
+                                     **sampler_options(args))
+        except ValueError as e:
+            raise ValueError(f"{data_path.name}: {e}") from None
+    summary = bt.summary()
+    if args.json:
+        print_json({"summary": summary.to_dict(orient="records"), "points": bt.points.to_dict(orient="records")})
+    else:
+        print(f"backtest of {next(iter(bt.fits.values())).spec.name}: each cut fits the points up to x_cut and "
+              f"forecasts the rest (central {args.prob:.0%} predictive interval)")
+        print_table(summary)
+        print()
+        print_table(bt.points)
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            warn(str(w.message))
+    if args.out:
+        from .io import atomic_write
+
+        atomic_write(Path(args.out), lambda tmp: bt.points.to_csv(tmp, index=False))
+        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plots import plot_backtest
+
+        fig, _ = plot_backtest(bt)
+        save_figure(fig, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -718,6 +781,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=4000, help="independent prior draws (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output .nc file")
+
+    p = add("backtest", cmd_backtest, "pretend the curve stopped earlier: fit its first points, score the forecast "
+            "of the rest", [sampling, json_flag], f"{PROG} backtest runs.csv --x tokens --y loss --cuts 0.5 0.7 --plot bt.png")
+    p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement (one curve)")
+    p.add_argument("--x", required=True, help="column of the scale variable")
+    p.add_argument("--y", required=True, help="column of the measured quantity")
+    p.add_argument("--cuts", type=parse_cut, nargs="+", default=[0.7],
+                   help="where to stop fitting: a number of distinct x (an int >= 3) or a share of them "
+                        "(0 < share < 1, rounded up); one fit each (default 0.7)")
+    p.add_argument("--breaks", type=parse_breaks, help="number of breaks (default 1, or the --spec's)")
+    p.add_argument("--spec", help="model spec: a shipped name or your own .toml, as for fit")
+    p.add_argument("--monotone", action="store_true", help="use the monotone spec (bnsl-N-monotone)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability scored (default 0.9)")
+    p.add_argument("--out", help="also write the per-point table to this CSV")
+    p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image")
 
     p = add("demo", cmd_demo, "fit the bundled 4-digit addition curve and forecast its held-out points",
             [sampling], f"{PROG} demo --out bnsl-demo")

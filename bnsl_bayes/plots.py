@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_breaks", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
+__all__ = ["plot_backtest", "plot_breaks", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
 
 # One colour family for the posterior, a contrasting one for data the fit never saw.
 _POSTERIOR = "tab:blue"
@@ -152,6 +152,52 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
     ax.set_ylabel(fit.y_name)
     what = f"{fit.source} predictive" if kind == "predictive" else f"{fit.source} curve"
     ax.set_title(_title(f"{title}: {what}"))
+    ax.legend(loc="best", fontsize="small")
+    _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_backtest(backtest, ax=None, n_grid=100):
+    """A backtest (`bnsl_bayes.backtest`): every point, and for each cut its forecast band from the
+    cut to the last x, with the points it left out marked inside or outside the band.
+
+    One colour per cut (earliest lightest); dashed lines mark where each cut stopped fitting.
+    Returns (fig, ax).
+    """
+    import matplotlib as mpl
+
+    fig, ax = _axes(ax)
+    pts = backtest.points
+    cuts = sorted(backtest.fits)
+    colors = mpl.colormaps["viridis"](np.linspace(0.15, 0.85, len(cuts)))
+    x_last = float(pts["x"].max())
+    for cut, color in zip(cuts, colors):
+        f = backtest.fits[cut]
+        x_cut = float(f.x.max())
+        grid = np.geomspace(x_cut, x_last, n_grid)
+        fc = f.forecast(grid, prob=backtest.prob)
+        ax.fill_between(grid, fc["lower"], fc["upper"], color=color, alpha=0.25, linewidth=0)
+        ax.plot(grid, fc["median"], color=color, linewidth=1.5,
+                label=f"fit to {backtest.x_name} <= {x_cut:.4g}: {backtest.prob:.0%} band")
+        ax.axvline(x_cut, color=color, linestyle="--", linewidth=1)
+        mine = pts[pts["cut"] == cut]
+        for inside, marker in ((True, "o"), (False, "X")):
+            sel = mine[mine["inside"] == inside]
+            ax.scatter(sel["x"], sel["y"], s=40, marker=marker, facecolor="none" if inside else color,
+                       edgecolor=color, zorder=4)
+    first = backtest.fits[cuts[0]]
+    ax.scatter(first.x, first.y, s=14, color=_OBSERVED, zorder=3, label="fitted by every cut")
+    summary = backtest.summary()
+    lines = [f"<= {r.x_cut:.4g}: {r.n_scored - int(round(r.coverage * r.n_scored))} of {r.n_scored} outside"
+             for r in summary.itertuples()]
+    ax.scatter([], [], marker="o", facecolor="none", edgecolor="0.3", label="later point inside its band")
+    ax.scatter([], [], marker="X", color="0.3", label="later point outside")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(backtest.x_name)
+    ax.set_ylabel(backtest.y_name)
+    ax.set_title(_title(f"backtest of {first.spec.name}, later points outside the {backtest.prob:.0%} band "
+                        f"of the fit to {backtest.x_name} " + "; ".join(lines)))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
     return fig, ax
