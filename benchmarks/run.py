@@ -325,7 +325,7 @@ def score_fit(fit, x_t, y_t, divisor: float) -> dict:
 
 def score_average(fits: dict, x_t, y_t, divisor: float, seed: int) -> dict:
     """LOO stacking over the fitted numbers of breaks (context points only), scored on targets."""
-    from bnsl_bayes.compare import averaged_draws, compare
+    from bnsl_bayes.compare import averaged_draws, compare, mixture_log_density
 
     t0 = time.perf_counter()
     if len(fits) >= 2:
@@ -340,7 +340,7 @@ def score_average(fits: dict, x_t, y_t, divisor: float, seed: int) -> dict:
         weights, pick, loo = {k: 1.0}, k, {}
         draws = f.draws(x_t, kind="predictive").values.reshape(-1, len(x_t))
     seconds = time.perf_counter() - t0
-    lpd = scoring.mixture_log_density({k: f.log_predictive_density(x_t, y_t) for k, f in fits.items()}, weights)
+    lpd = mixture_log_density({k: f.log_predictive_density(x_t, y_t) for k, f in fits.items()}, weights)
     out = scoring.score_draws(y_t, draws, lpd, divisor)
     out.update({"weights": weights, "loo_pick": pick, "loo": loo, "models": sorted(fits),
                 "compare_seconds": seconds})

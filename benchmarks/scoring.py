@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
 from bnsl_bayes import metrics
 
@@ -65,25 +64,6 @@ def score_draws(y_true, draws, log_density, y_divisor: float = 1.0) -> dict:
         "coverage90": metrics.coverage(y, d, 0.9),
         "calibration": [float(v) for v in cal["observed"]],
     }
-
-
-def mixture_log_density(log_densities: dict, weights: dict) -> np.ndarray:
-    """log of sum_k w_k p_k(y) per point: the exact density of a weighted mixture of models.
-
-    Weights are clipped at 0 and renormalised, as `bnsl_bayes.compare.averaged_draws` does.
-
-    >>> lp = mixture_log_density({"a": np.log([0.2]), "b": np.log([0.6])}, {"a": 0.5, "b": 0.5})
-    >>> round(float(np.exp(lp[0])), 6)
-    0.4
-    """
-    names = list(log_densities)
-    w = np.array([max(float(weights.get(k, 0.0)), 0.0) for k in names])
-    if not w.sum() > 0:
-        raise ValueError("mixture weights must have a positive sum")
-    w = w / w.sum()
-    stacked = np.stack([np.asarray(log_densities[k], dtype=float) for k in names])
-    with np.errstate(divide="ignore"):
-        return special.logsumexp(stacked + np.log(w)[:, None], axis=0)
 
 
 def summarize_method(records: list[dict], method: str) -> dict:

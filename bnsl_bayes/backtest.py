@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics
+from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
 from .fit import Fit, curve_input, fit as fit_curve
 from .validate import check_prob
 
@@ -57,37 +58,61 @@ def cut_size(cut, n_distinct: int) -> int:
 
 @dataclass
 class Backtest:
-    """The answer of `backtest`: one fit per cut and its forecast of every later point.
+    """The answer of `backtest`: the fit (or fits, for a model average) of each cut and its forecast
+    of every later point.
 
     points: one row per scored point: cut (distinct x fitted), x_cut (largest x fitted), x, y,
     median, lower, upper (central `prob` interval of the posterior predictive), inside,
     log_density (log predictive density of y, density of y), efolds_past (log(x / x_cut)).
-    fits: {cut: Fit}.
+    fits: {cut: Fit}, or {cut: {spec name: Fit}} for a model average; weights: {cut: {spec name:
+    LOO stacking weight}} for a model average, else empty.
     """
 
     points: pd.DataFrame
-    fits: dict[int, Fit]
+    fits: dict
     prob: float
+    seed: int
     x_name: str = "x"
     y_name: str = "y"
-    diagnostics: dict[int, dict] = field(default_factory=dict)
+    weights: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """What was backtested: a spec name, or 'LOO-stacked average of bnsl-0, bnsl-1, bnsl-2'."""
+        first = next(iter(self.fits.values()))
+        return f"LOO-stacked average of {', '.join(first)}" if self.weights else first.spec.name
+
+    def cut_fits(self, cut: int) -> list:
+        """The fits of one cut, as a list (one, or one per averaged spec)."""
+        return list(self.fits[cut].values()) if self.weights else [self.fits[cut]]
+
+    def forecast(self, cut: int, x_new) -> pd.DataFrame:
+        """The forecast of the fit(s) at `cut` (`Fit.forecast`, or `averaged_forecast` with the
+        cut's stacking weights), with the backtest's `prob`."""
+        if self.weights:
+            return averaged_forecast(self.fits[cut], x_new, self.prob, weights=self.weights[cut], seed=self.seed)
+        return self.fits[cut].forecast(x_new, prob=self.prob)
 
     def summary(self) -> pd.DataFrame:
         """One row per cut: n_fit (points fitted), x_cut, n_scored, rmsle (of the median),
-        mean_log_density, coverage (share inside the central `prob` interval), and the fit's
-        r_hat_max and divergences (a cut whose fit did not converge scores a sampler, not the model)."""
+        mean_log_density, coverage (share inside the central `prob` interval), and r_hat_max and
+        divergences (the largest r_hat and the total divergences of the cut's fits: a cut whose fit
+        did not converge scores a sampler, not the model); for a model average also the weights."""
         rows = []
         for cut, pts in self.points.groupby("cut", sort=True):
-            d = self.diagnostics[cut]
-            rows.append({"cut": cut, "n_fit": len(self.fits[cut].x), "x_cut": float(pts["x_cut"].iloc[0]),
-                         "n_scored": len(pts), "rmsle": metrics.rmsle(pts["y"], pts["median"]),
-                         "mean_log_density": metrics.mean_log_density(pts["log_density"]),
-                         "coverage": float(pts["inside"].mean()),
-                         "r_hat_max": d["r_hat_max"], "divergences": d["divergences"]})
+            diags = [f.diagnostics() for f in self.cut_fits(cut)]
+            row = {"cut": cut, "n_fit": len(self.cut_fits(cut)[0].x), "x_cut": float(pts["x_cut"].iloc[0]),
+                   "n_scored": len(pts), "rmsle": metrics.rmsle(pts["y"], pts["median"]),
+                   "mean_log_density": metrics.mean_log_density(pts["log_density"]),
+                   "coverage": float(pts["inside"].mean()),
+                   "r_hat_max": max(d["r_hat_max"] for d in diags), "divergences": sum(d["divergences"] for d in diags)}
+            if self.weights:
+                row["weights"] = ", ".join(f"{k} {w:.2f}" for k, w in self.weights[cut].items())
+            rows.append(row)
         return pd.DataFrame(rows)
 
 
-def backtest(x, y, cuts=(0.7,), breaks: int | None = None, seed: int = 0, *, prob: float = 0.9,
+def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: float = 0.9,
              x_name: str | None = None, y_name: str | None = None, **fit_options) -> Backtest:
     """Fit the curve's first points at each cut and score the forecast of every point after it.
 
@@ -95,7 +120,10 @@ def backtest(x, y, cuts=(0.7,), breaks: int | None = None, seed: int = 0, *, pro
     cuts: distinct x values to fit (ints >= 3) or shares of them (floats in (0, 1)); default one
     cut at 70%, the split the benchmark's context-only validations use. Two cuts that fit the same
     points are an error.
-    breaks, seed, fit_options: passed to `fit` for every cut (spec, priors, likelihood, sampler
+    breaks, spec: the model, as for `fit`; or a model average: breaks="auto" fits bnsl-0, bnsl-1
+    and bnsl-2 at each cut, a list of specs fits those, and each cut forecasts with their LOO
+    stacking weights on its own points (`averaged_forecast`; log densities of the exact mixture).
+    seed, fit_options: passed to `fit` for every cut and spec (priors, likelihood, sampler
     settings, warn, ...).
     prob: the central interval scored for coverage (equal-tailed, as `Fit.forecast`).
 
@@ -104,6 +132,7 @@ def backtest(x, y, cuts=(0.7,), breaks: int | None = None, seed: int = 0, *, pro
     """
     xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
     prob = check_prob(prob)
+    specs = _averaged_specs(breaks, spec)
     distinct = np.unique(xs)
     cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
     if not cut_list:
@@ -114,24 +143,53 @@ def backtest(x, y, cuts=(0.7,), breaks: int | None = None, seed: int = 0, *, pro
             raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
                              f"distinct x: give each cut once")
     warn = fit_options.pop("warn", True)
-    fits, diagnostics, tables = {}, {}, []
+    fits, weights, tables = {}, {}, []
     for size in sorted(sizes):
         x_cut = distinct[size - 1]
         seen = xs <= x_cut
-        f = fit_curve(xs[seen], ys[seen], breaks=breaks, seed=seed, x_name=x_name, y_name=y_name, warn=False,
-                      **fit_options)
-        if warn:
-            _warn_for_cut(f, f"cut {size} ({x_name} <= {x_cut:.4g})")
-        fits[size], diagnostics[size] = f, f.diagnostics()
+
+        def fit_one(**model):
+            f = fit_curve(xs[seen], ys[seen], seed=seed, x_name=x_name, y_name=y_name, warn=False, **model,
+                          **fit_options)
+            if warn:
+                _warn_for_cut(f, f"cut {size} ({x_name} <= {x_cut:.4g})")
+            return f
+
         x_out, y_out = xs[~seen], ys[~seen]
-        fc = f.forecast(x_out, prob=prob)
+        if specs is None:
+            f = fits[size] = fit_one(breaks=breaks, spec=spec)
+            fc, lpd = f.forecast(x_out, prob=prob), f.log_predictive_density(x_out, y_out)
+        else:
+            named = {}
+            for s in specs:
+                f = fit_one(spec=s)
+                named[f.spec.name] = f
+            fits[size], w = named, stacking_weights(named)
+            weights[size] = w
+            fc = averaged_forecast(named, x_out, prob, weights=w, seed=seed)
+            lpd = averaged_log_predictive_density(named, x_out, y_out, weights=w)
+        lower, upper = fc["lower"].to_numpy(), fc["upper"].to_numpy()
         tables.append(pd.DataFrame({
             "cut": size, "x_cut": x_cut, "x": x_out, "y": y_out, "median": fc["median"].to_numpy(),
-            "lower": fc["lower"].to_numpy(), "upper": fc["upper"].to_numpy(),
-            "inside": (y_out >= fc["lower"].to_numpy()) & (y_out <= fc["upper"].to_numpy()),
-            "log_density": f.log_predictive_density(x_out, y_out), "efolds_past": np.log(x_out / x_cut)}))
-    return Backtest(points=pd.concat(tables, ignore_index=True), fits=fits, prob=prob, x_name=x_name,
-                    y_name=y_name, diagnostics=diagnostics)
+            "lower": lower, "upper": upper, "inside": (y_out >= lower) & (y_out <= upper),
+            "log_density": lpd, "efolds_past": np.log(x_out / x_cut)}))
+    return Backtest(points=pd.concat(tables, ignore_index=True), fits=fits, prob=prob, seed=seed, x_name=x_name,
+                    y_name=y_name, weights=weights)
+
+
+def _averaged_specs(breaks, spec) -> list | None:
+    """The specs of a model average (breaks="auto" or a list of specs), or None for one model."""
+    if isinstance(spec, (list, tuple)):
+        if breaks is not None:
+            raise ValueError("a list of specs names the models itself: give breaks=None with it")
+        if len(spec) < 2:
+            raise ValueError(f"a model average needs at least two specs, got {len(spec)}")
+        return list(spec)
+    if breaks == "auto":
+        if spec is not None:
+            raise ValueError("breaks='auto' averages bnsl-0, bnsl-1 and bnsl-2: not with spec (give a list of specs)")
+        return [f"bnsl-{b}" for b in (0, 1, 2)]
+    return None
 
 
 def _warn_for_cut(f: Fit, label: str) -> None:

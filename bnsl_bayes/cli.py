@@ -341,7 +341,12 @@ def parse_cut(text: str):
 def cmd_backtest(args) -> int:
     import bnsl_bayes
 
-    spec = one_spec(args, "backtest scores one model")
+    if args.breaks == "auto":  # the LOO-stacked average of 0, 1 and 2 breaks, refitted at each cut
+        if args.spec is not None:
+            raise ValueError("--breaks auto averages the shipped 0, 1 and 2 break specs: not with --spec")
+        spec = auto_specs(args.monotone)
+    else:
+        spec = one_spec(args, "backtest")
     data_path, df = one_curve_table(args)
     refuse_overwriting_inputs([p for p in (args.out, args.plot) if p], [data_path, args.spec])
     with warnings.catch_warnings(record=True) as caught:
@@ -356,7 +361,7 @@ def cmd_backtest(args) -> int:
     if args.json:
         print_json({"summary": summary.to_dict(orient="records"), "points": bt.points.to_dict(orient="records")})
     else:
-        print(f"backtest of {next(iter(bt.fits.values())).spec.name}: each cut fits the points up to x_cut and "
+        print(f"backtest of {bt.label}: each cut fits the points up to x_cut and "
               f"forecasts the rest (central {args.prob:.0%} predictive interval)")
         print_table(summary)
         print()
@@ -790,9 +795,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cuts", type=parse_cut, nargs="+", default=[0.7],
                    help="where to stop fitting: a number of distinct x (an int >= 3) or a share of them "
                         "(0 < share < 1, rounded up); one fit each (default 0.7)")
-    p.add_argument("--breaks", type=parse_breaks, help="number of breaks (default 1, or the --spec's)")
+    p.add_argument("--breaks", type=parse_breaks,
+                   help="number of breaks (default 1, or the --spec's), or 'auto' for the LOO-stacked average of "
+                        "0, 1 and 2 breaks, weighed again at each cut")
     p.add_argument("--spec", help="model spec: a shipped name or your own .toml, as for fit")
-    p.add_argument("--monotone", action="store_true", help="use the monotone spec (bnsl-N-monotone)")
+    p.add_argument("--monotone", action="store_true", help="use the monotone spec(s) (bnsl-N-monotone)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability scored (default 0.9)")
     p.add_argument("--out", help="also write the per-point table to this CSV")
     p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import special
 
 from . import forecast as fc
 from .validate import check_prob, check_targets, check_x_new
@@ -196,6 +197,34 @@ def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
     prob = check_prob(prob)
     ly = _averaged_log_draws(fits, x_new, kind, weights, seed)
     return fc.summarize(ly.rename({"sample": "draw"}).expand_dims("chain"), prob)
+
+
+def mixture_log_density(log_densities: dict, weights: dict) -> np.ndarray:
+    """log of sum_k w_k p_k(y) per point: the exact density of a weighted mixture of models.
+
+    Weights are clipped at 0 and renormalised, as `averaged_draws` does.
+
+    >>> lp = mixture_log_density({"a": np.log([0.2]), "b": np.log([0.6])}, {"a": 0.5, "b": 0.5})
+    >>> round(float(np.exp(lp[0])), 6)
+    0.4
+    """
+    names = list(log_densities)
+    w = np.array([max(float(weights.get(k, 0.0)), 0.0) for k in names])
+    if not w.sum() > 0:
+        raise ValueError("mixture weights must have a positive sum")
+    w = w / w.sum()
+    stacked = np.stack([np.asarray(log_densities[k], dtype=float) for k in names])
+    with np.errstate(divide="ignore"):
+        return special.logsumexp(stacked + np.log(w)[:, None], axis=0)
+
+
+def averaged_log_predictive_density(fits, x_new, y_new, weights: dict | None = None) -> np.ndarray:
+    """log predictive density of each observed y_new at x_new under the mixture of fits (LOO
+    stacking weights, or given ones): log sum_k w_k p_k(y), exact, not from mixed draws."""
+    named = _named(fits)
+    if weights is None:
+        weights = stacking_weights(named)
+    return mixture_log_density({k: f.log_predictive_density(x_new, y_new) for k, f in named.items()}, weights)
 
 
 def averaged_reach(fits, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,

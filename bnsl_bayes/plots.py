@@ -172,10 +172,9 @@ def plot_backtest(backtest, ax=None, n_grid=100):
     colors = mpl.colormaps["viridis"](np.linspace(0.15, 0.85, len(cuts)))
     x_last = float(pts["x"].max())
     for cut, color in zip(cuts, colors):
-        f = backtest.fits[cut]
-        x_cut = float(f.x.max())
+        x_cut = float(backtest.cut_fits(cut)[0].x.max())
         grid = np.geomspace(x_cut, x_last, n_grid)
-        fc = f.forecast(grid, prob=backtest.prob)
+        fc = backtest.forecast(cut, grid)
         ax.fill_between(grid, fc["lower"], fc["upper"], color=color, alpha=0.25, linewidth=0)
         ax.plot(grid, fc["median"], color=color, linewidth=1.5,
                 label=f"fit to {backtest.x_name} <= {x_cut:.4g}: {backtest.prob:.0%} band")
@@ -185,7 +184,7 @@ def plot_backtest(backtest, ax=None, n_grid=100):
             sel = mine[mine["inside"] == inside]
             ax.scatter(sel["x"], sel["y"], s=40, marker=marker, facecolor="none" if inside else color,
                        edgecolor=color, zorder=4)
-    first = backtest.fits[cuts[0]]
+    first = backtest.cut_fits(cuts[0])[0]
     ax.scatter(first.x, first.y, s=14, color=_OBSERVED, zorder=3, label="fitted by every cut")
     summary = backtest.summary()
     lines = [f"<= {r.x_cut:.4g}: {r.n_scored - int(round(r.coverage * r.n_scored))} of {r.n_scored} outside"
@@ -196,7 +195,7 @@ def plot_backtest(backtest, ax=None, n_grid=100):
     ax.set_yscale("log")
     ax.set_xlabel(backtest.x_name)
     ax.set_ylabel(backtest.y_name)
-    ax.set_title(_title(f"backtest of {first.spec.name}, later points outside the {backtest.prob:.0%} band "
+    ax.set_title(_title(f"backtest of {backtest.label}, later points outside the {backtest.prob:.0%} band "
                         f"of the fit to {backtest.x_name} " + "; ".join(lines)))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)

@@ -126,7 +126,7 @@ def test_cli_backtest_prints_and_writes_what_the_api_gives(bt, curve, tmp_path, 
 @pytest.mark.parametrize("args, needle", [
     (["--cuts", "0.99"], "leaving none to score"),
     (["--cuts", "abc"], "use a number of distinct x"),
-    (["--breaks", "auto"], "backtest scores one model"),
+    (["--breaks", "auto", "--spec", "bnsl-1"], "not with --spec"),
     (["--spec", "bnsl-1", "--monotone"], "--spec names the model itself"),
 ])
 def test_cli_backtest_bad_usage_is_one_line(args, needle, curve, tmp_path, capsys):
@@ -141,3 +141,36 @@ def test_cli_backtest_bad_usage_is_one_line(args, needle, curve, tmp_path, capsy
     assert code == 2
     err = capsys.readouterr().err
     assert needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_model_average_backtest_mixes_the_cuts_fits_by_their_own_weights(curve):
+    """breaks="auto": at each cut bnsl-0, 1 and 2 are fitted and their LOO-stacked average is scored,
+    its density the exact mixture of the three (not a density estimate from mixed draws)."""
+    from scipy import special
+
+    x, y = curve
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bt = backtest(x, y, cuts=[14], breaks="auto", seed=0, chains=2, tune=300, draws=300)
+    fits, w = bt.fits[14], bt.weights[14]
+    assert list(fits) == ["bnsl-0", "bnsl-1", "bnsl-2"] and bt.label == "LOO-stacked average of bnsl-0, bnsl-1, bnsl-2"
+    assert w == pytest.approx(bnsl_bayes.compare(fits)["weight"].to_dict())
+    fc = bnsl_bayes.averaged_forecast(fits, x[14:], 0.9, weights=w, seed=0)
+    np.testing.assert_array_equal(bt.points["median"], fc["median"])
+    with np.errstate(divide="ignore"):  # a weight of 0 is a log weight of -inf
+        lp = np.stack([np.log(w[k]) + f.log_predictive_density(x[14:], y[14:]) for k, f in fits.items()])
+    np.testing.assert_allclose(bt.points["log_density"], special.logsumexp(lp, axis=0))
+    s = bt.summary().iloc[0]
+    assert s["divergences"] == sum(f.diagnostics()["divergences"] for f in fits.values())
+    assert s["weights"].startswith("bnsl-0 ")
+    fig, ax = plot_backtest(bt)
+    assert "LOO-stacked average" in ax.get_title().replace("\n", " ")
+
+
+def test_model_average_needs_two_models_named_once(curve):
+    x, y = curve
+    for kwargs, needle in [(dict(spec=["bnsl-1"]), "at least two specs"),
+                           (dict(spec=["bnsl-0", "bnsl-1"], breaks=1), "give breaks=None"),
+                           (dict(breaks="auto", spec="bnsl-1"), "not with spec")]:
+        with pytest.raises(ValueError, match=needle):
+            backtest(x, y, cuts=[14], **kwargs)

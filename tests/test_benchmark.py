@@ -138,7 +138,7 @@ def test_score_draws_ranks_overflowed_draws_as_the_extremes():
 
 
 def test_mixture_log_density_is_the_weighted_mixture():
-    from benchmarks.scoring import mixture_log_density
+    from bnsl_bayes.compare import mixture_log_density
 
     lp = {"a": np.log([0.1, 1.0]), "b": np.log([0.3, 2.0]), "c": np.log([5.0, 5.0])}
     got = mixture_log_density(lp, {"a": 0.25, "b": 0.75, "c": 0.0})
