@@ -31,6 +31,8 @@ from .validate import check_prob
 
 __all__ = ["Backtest", "backtest", "cut_size"]
 
+WEIGHT_SEEN = 0.01
+
 
 def cut_size(cut, n_distinct: int) -> int:
     """Number of distinct x a cut fits: the int itself, or ceil(share * n_distinct) for a share.
@@ -97,10 +99,13 @@ class Backtest:
         """One row per cut: n_fit (points fitted), x_cut, n_scored, rmsle (of the median),
         mean_log_density, coverage (share inside the central `prob` interval), and r_hat_max and
         divergences (the largest r_hat and the total divergences of the cut's fits: a cut whose fit
-        did not converge scores a sampler, not the model); for a model average also the weights."""
+        did not converge scores a sampler, not the model); for a model average also the weights, and
+        the diagnostics are those of the fits weighing at least WEIGHT_SEEN (1%)."""
         rows = []
         for cut, pts in self.points.groupby("cut", sort=True):
-            diags = [f.diagnostics() for f in self.cut_fits(cut)]
+            fits = self.fits[cut] if self.weights else {None: self.fits[cut]}
+            # In an average, a fit of (near) zero weight does not shape the forecast: its sampler is not scored.
+            diags = [f.diagnostics() for k, f in fits.items() if k is None or self.weights[cut][k] >= WEIGHT_SEEN]
             row = {"cut": cut, "n_fit": len(self.cut_fits(cut)[0].x), "x_cut": float(pts["x_cut"].iloc[0]),
                    "n_scored": len(pts), "rmsle": metrics.rmsle(pts["y"], pts["median"]),
                    "mean_log_density": metrics.mean_log_density(pts["log_density"]),
