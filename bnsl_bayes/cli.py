@@ -70,17 +70,17 @@ def curves(df, group):
         yield "-".join(str(k) for k in key), rows
 
 
-def output_path(out: str, label: str | None, data_path: Path) -> Path:
-    """Where a fit is written: OUT, OUT_STEM.<group>.nc, or DIR/<group or data stem>.nc for OUT ending
-    in '/' or naming a directory that exists."""
+def output_path(out: str, label: str | None, data_path: Path, suffix: str = ".nc") -> Path:
+    """Where a curve's file is written: OUT, OUT_STEM.<group>.nc, or DIR/<group or data stem>.nc for
+    OUT ending in '/' or naming a directory that exists (`suffix` for other files than fits)."""
     is_dir = out.endswith(("/", os.sep)) or Path(out).is_dir()
     name = data_path.stem if label is None else re.sub(r"[^A-Za-z0-9._=+-]+", "_", label)
     if is_dir:
-        return Path(out) / f"{name}.nc"
+        return Path(out) / f"{name}{suffix}"
     if label is None:
         return Path(out)
     p = Path(out)
-    return p.with_name(f"{p.stem}.{name}{p.suffix or '.nc'}")
+    return p.with_name(f"{p.stem}.{name}{p.suffix or suffix}")
 
 
 # -------------------------------------------------------------------------------------- output
@@ -301,11 +301,13 @@ def one_spec(args, what: str):
     return shipped_name(1 if args.breaks is None else args.breaks, args.monotone)
 
 
-def one_curve_table(args):
-    """(path, table) of a one-curve command's data file, its --x and --y columns checked numeric."""
+def curve_table(args):
+    """(path, table) of a command's data file: its --x and --y columns checked numeric, its --group
+    columns (if the command has them) kept as text."""
+    group = getattr(args, "group", None) or []
     data_path = Path(args.data)
-    df = read_table(data_path)
-    require_columns(df, [args.x, args.y], data_path)
+    df = read_table(data_path, text_columns=group)
+    require_columns(df, [args.x, args.y, *group], data_path)
     return data_path, numeric_columns(df, [args.x, args.y], data_path)
 
 
@@ -313,7 +315,7 @@ def cmd_prior(args) -> int:
     import bnsl_bayes
 
     spec = one_spec(args, "prior draws one spec's prior")
-    data_path, df = one_curve_table(args)
+    data_path, df = curve_table(args)
     refuse_overwriting_inputs([args.out], [data_path, args.spec])
     try:
         p = bnsl_bayes.prior(df[args.x], df[args.y], spec=spec, seed=args.seed, draws=args.draws,
@@ -339,7 +341,13 @@ def parse_cut(text: str):
 
 
 def cmd_backtest(args) -> int:
+    import numpy as np
+    import pandas as pd
+
     import bnsl_bayes
+
+    from .backtest import cut_size
+    from .validate import check_xy
 
     if args.breaks == "auto":  # the LOO-stacked average of 0, 1 and 2 breaks, refitted at each cut
         if args.spec is not None:
@@ -347,42 +355,75 @@ def cmd_backtest(args) -> int:
         spec = auto_specs(args.monotone)
     else:
         spec = one_spec(args, "backtest")
-    data_path, df = one_curve_table(args)
-    refuse_overwriting_inputs([p for p in (args.out, args.plot) if p], [data_path, args.spec])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RuntimeWarning)
+    data_path, df = curve_table(args)
+    groups = list(curves(df, args.group))
+    plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label, _ in groups} if args.plot else {}
+    refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
+    where = {label: data_path.name if label is None else f"{data_path.name}, group {label}" for label, _ in groups}
+    for label, rows in groups:  # every curve checked before any is fitted: a bad last group costs no fits
         try:
-            bt = bnsl_bayes.backtest(df[args.x], df[args.y], cuts=args.cuts, spec=spec, seed=args.seed,
-                                     prob=args.prob, x_name=args.x, y_name=args.y, progress=show_progress(args),
-                                     **sampler_options(args))
+            xs, _ = check_xy(rows[args.x], rows[args.y], args.x, args.y)
+            for cut in args.cuts:
+                cut_size(cut, len(np.unique(xs)))
         except ValueError as e:
-            raise ValueError(f"{data_path.name}: {e}") from None
-    summary = bt.summary()
+            raise ValueError(f"{where[label]}: {e}") from None
+    results, summaries, tables = {}, [], []
+    for label, rows in groups:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                bt = bnsl_bayes.backtest(rows[args.x], rows[args.y], cuts=args.cuts, spec=spec, seed=args.seed,
+                                         prob=args.prob, x_name=args.x, y_name=args.y,
+                                         progress=show_progress(args), **sampler_options(args))
+            except ValueError as e:
+                raise ValueError(f"{where[label]}: {e}") from None
+        for w in caught:
+            if issubclass(w.category, RuntimeWarning):
+                warn(("" if label is None else f"[{label}] ") + str(w.message))
+        results[label] = bt
+        summary, points = bt.summary(), bt.points
+        if label is not None:
+            summary.insert(0, "curve", label)
+            points = points.assign(curve=label)[["curve", *points.columns]]
+        summaries.append(summary)
+        tables.append(points)
+    summary, points = pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
+    pooled = {"curves": len(groups), "cuts": len(summary), "points": len(points),
+              "inside": int(points["inside"].sum()),
+              "mean_log_density": float(summary["mean_log_density"].mean())}
     if args.json:
-        print_json({"summary": summary.to_dict(orient="records"), "points": bt.points.to_dict(orient="records")})
+        print_json({"summary": summary.to_dict(orient="records"), "points": points.to_dict(orient="records"),
+                    "pooled": pooled})
     else:
-        print(f"backtest of {bt.label}: each cut fits the points up to x_cut and "
-              f"forecasts the rest (central {args.prob:.0%} predictive interval)")
+        print(f"backtest of {bt.label}: each cut fits the points up to x_cut and forecasts the rest "
+              f"(central {args.prob:.0%} predictive interval)")
         print_table(summary)
-        print()
-        print_table(bt.points)
-    for w in caught:
-        if issubclass(w.category, RuntimeWarning):
-            warn(str(w.message))
+        if args.group:
+            print(f"\nall {pooled['curves']} curves: {pooled['inside']} of {pooled['points']} later points inside "
+                  f"their {args.prob:.0%} intervals ({pooled['inside'] / pooled['points']:.2f}); mean log density "
+                  f"{pooled['mean_log_density']:.3f} (mean over the {pooled['cuts']} cuts)")
+        else:
+            print()
+            print_table(points)
+    report = sys.stderr if args.json else sys.stdout
     if args.out:
         from .io import atomic_write
 
-        atomic_write(Path(args.out), lambda tmp: bt.points.to_csv(tmp, index=False))
-        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
-    if args.plot:
+        atomic_write(Path(args.out), lambda tmp: points.to_csv(tmp, index=False))
+        print(f"wrote {args.out}", file=report)
+    if plots:
         import matplotlib
 
         matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
         from .plots import plot_backtest
 
-        fig, _ = plot_backtest(bt)
-        save_figure(fig, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr if args.json else sys.stdout)
+        for label, path in plots.items():
+            fig, _ = plot_backtest(results[label])
+            save_figure(fig, path)
+            plt.close(fig)
+            print(f"wrote {path}", file=report)
     return 0
 
 
@@ -801,8 +842,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", help="model spec: a shipped name or your own .toml, as for fit")
     p.add_argument("--monotone", action="store_true", help="use the monotone spec(s) (bnsl-N-monotone)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability scored (default 0.9)")
-    p.add_argument("--out", help="also write the per-point table to this CSV")
-    p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image")
+    p.add_argument("--group", nargs="+", metavar="COL", help="backtest one curve per value of these columns "
+                                                             "(and report the share inside over all of them)")
+    p.add_argument("--out", help="also write the per-point table to this CSV (a curve column with --group)")
+    p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image "
+                                                  "(with --group, FILE_STEM.<group>.png each, or DIR/<group>.png)")
 
     p = add("demo", cmd_demo, "fit the bundled 4-digit addition curve and forecast its held-out points",
             [sampling], f"{PROG} demo --out bnsl-demo")

@@ -174,3 +174,27 @@ def test_model_average_needs_two_models_named_once(curve):
                            (dict(breaks="auto", spec="bnsl-1"), "not with spec")]:
         with pytest.raises(ValueError, match=needle):
             backtest(x, y, cuts=[14], **kwargs)
+
+
+def test_cli_backtest_by_group_reports_each_curve_and_the_pooled_share(curve, tmp_path, capsys, small_sampler):
+    x, y = curve
+    data = tmp_path / "runs.csv"
+    # Two curves: the 4-digit one and the same scaled by 1.5 (a loss in other units).
+    pd.DataFrame({"run": ["a"] * len(x) + ["b"] * len(x), "x": np.r_[x, x], "y": np.r_[y, 1.5 * y]}).to_csv(
+        data, index=False)
+    sampler = [f"--{k}={v}" for k, v in small_sampler.items()]
+    assert cli.main(["backtest", str(data), "--x", "x", "--y", "y", "--group", "run", "--cuts", "14",
+                     "--out", str(tmp_path / "bt.csv"), "--plot", str(tmp_path / "bt.png"), *sampler]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "bt.csv")
+    assert list(table.columns[:2]) == ["curve", "cut"] and table.groupby("curve").size().to_dict() == {"a": 3, "b": 3}
+    inside = int(table["inside"].sum())
+    assert f"all 2 curves: {inside} of 6 later points inside their 90% intervals" in out
+    assert (tmp_path / "bt.a.png").stat().st_size > 0 and (tmp_path / "bt.b.png").stat().st_size > 0
+    # A curve too short for the cut is named by its group before anything is written.
+    short = tmp_path / "short.csv"
+    pd.DataFrame({"run": ["a"] * 17 + ["c"] * 5, "x": np.r_[x, x[:5]], "y": np.r_[y, y[:5]]}).to_csv(short, index=False)
+    assert cli.main(["backtest", str(short), "--x", "x", "--y", "y", "--group", "run", "--cuts", "14"]) == 2
+    captured = capsys.readouterr()
+    assert "short.csv, group c: cut 14 fits 14 of the 5 distinct x, leaving none to score" in captured.err
+    assert captured.out == ""  # refused before group a was fitted
