@@ -340,63 +340,77 @@ def parse_cut(text: str):
         raise argparse.ArgumentTypeError(f"{text!r}: use a number of distinct x (e.g. 8) or a share (e.g. 0.7)") from None
 
 
-def cmd_backtest(args) -> int:
+def backtest_model(args):
+    """The spec (or, for --breaks auto, the list of specs averaged) a backtest fits at each cut."""
+    if args.breaks != "auto":
+        return one_spec(args, "backtest")
+    if args.spec is not None:
+        raise ValueError("--breaks auto averages the shipped 0, 1 and 2 break specs: not with --spec")
+    return auto_specs(args.monotone)
+
+
+def backtest_curves(args, groups, spec, where) -> dict:
+    """label -> Backtest of each curve; every curve's data and cuts are checked before any is fitted
+    (a bad last group costs no fits), and each fit's warnings are printed with its group."""
     import numpy as np
-    import pandas as pd
 
     import bnsl_bayes
 
     from .backtest import cut_size
     from .validate import check_xy
 
-    if args.breaks == "auto":  # the LOO-stacked average of 0, 1 and 2 breaks, refitted at each cut
-        if args.spec is not None:
-            raise ValueError("--breaks auto averages the shipped 0, 1 and 2 break specs: not with --spec")
-        spec = auto_specs(args.monotone)
-    else:
-        spec = one_spec(args, "backtest")
-    data_path, df = curve_table(args)
-    groups = list(curves(df, args.group))
-    plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label, _ in groups} if args.plot else {}
-    refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
-    where = {label: data_path.name if label is None else f"{data_path.name}, group {label}" for label, _ in groups}
-    for label, rows in groups:  # every curve checked before any is fitted: a bad last group costs no fits
+    for label, rows in groups:
         try:
             xs, _ = check_xy(rows[args.x], rows[args.y], args.x, args.y)
             for cut in args.cuts:
                 cut_size(cut, len(np.unique(xs)))
         except ValueError as e:
             raise ValueError(f"{where[label]}: {e}") from None
-    results, summaries, tables = {}, [], []
+    results = {}
     for label, rows in groups:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RuntimeWarning)
-            try:
-                bt = bnsl_bayes.backtest(rows[args.x], rows[args.y], cuts=args.cuts, spec=spec, seed=args.seed,
-                                         prob=args.prob, x_name=args.x, y_name=args.y,
-                                         progress=show_progress(args), **sampler_options(args))
-            except ValueError as e:
-                raise ValueError(f"{where[label]}: {e}") from None
+            results[label] = bnsl_bayes.backtest(rows[args.x], rows[args.y], cuts=args.cuts, spec=spec,
+                                                 seed=args.seed, prob=args.prob, x_name=args.x, y_name=args.y,
+                                                 progress=show_progress(args), **sampler_options(args))
         for w in caught:
             if issubclass(w.category, RuntimeWarning):
                 warn(("" if label is None else f"[{label}] ") + str(w.message))
-        results[label] = bt
+    return results
+
+
+def backtest_tables(results: dict):
+    """(summary, points) of all curves' backtests, with a curve column first when there are groups."""
+    import pandas as pd
+
+    summaries, tables = [], []
+    for label, bt in results.items():
         summary, points = bt.summary(), bt.points
         if label is not None:
             summary.insert(0, "curve", label)
             points = points.assign(curve=label)[["curve", *points.columns]]
         summaries.append(summary)
         tables.append(points)
-    summary, points = pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
+    return pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
+
+
+def cmd_backtest(args) -> int:
+    spec = backtest_model(args)
+    data_path, df = curve_table(args)
+    groups = list(curves(df, args.group))
+    plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label, _ in groups} if args.plot else {}
+    refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
+    where = {label: data_path.name if label is None else f"{data_path.name}, group {label}" for label, _ in groups}
+    results = backtest_curves(args, groups, spec, where)
+    summary, points = backtest_tables(results)
     pooled = {"curves": len(groups), "cuts": len(summary), "points": len(points),
-              "inside": int(points["inside"].sum()),
-              "mean_log_density": float(summary["mean_log_density"].mean())}
+              "inside": int(points["inside"].sum()), "mean_log_density": float(summary["mean_log_density"].mean())}
     if args.json:
         print_json({"summary": summary.to_dict(orient="records"), "points": points.to_dict(orient="records"),
                     "pooled": pooled})
     else:
-        print(f"backtest of {bt.label}: each cut fits the points up to x_cut and forecasts the rest "
-              f"(central {args.prob:.0%} predictive interval)")
+        print(f"backtest of {next(iter(results.values())).label}: each cut fits the points up to x_cut and "
+              f"forecasts the rest (central {args.prob:.0%} predictive interval)")
         print_table(summary)
         if args.group:
             print(f"\nall {pooled['curves']} curves: {pooled['inside']} of {pooled['points']} later points inside "
