@@ -198,3 +198,17 @@ def test_cli_backtest_by_group_reports_each_curve_and_the_pooled_share(curve, tm
     captured = capsys.readouterr()
     assert "short.csv, group c: cut 14 fits 14 of the 5 distinct x, leaving none to score" in captured.err
     assert captured.out == ""  # refused before group a was fitted
+
+
+def test_repeated_x_count_once_in_a_cut_and_every_later_run_is_scored(curve, small_sampler):
+    """Seeds (several runs at one x) are one distinct x for the cut; every run past it is scored."""
+    x, y = curve
+    xs, ys = np.r_[x, x], np.r_[y * 0.99, y * 1.01]
+    order = np.random.default_rng(0).permutation(len(xs))  # any row order gives the same backtest
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        bt = backtest(pd.Series(xs[order], name="size"), pd.Series(ys[order], name="loss"), cuts=0.8, seed=0,
+                      **small_sampler)
+    s = bt.summary().iloc[0]
+    assert s["cut"] == 14 and s["n_fit"] == 28 and s["n_scored"] == 6  # ceil(0.8 * 17) = 14 distinct x
+    assert bt.x_name == "size" and list(bt.points["x"]) == sorted(np.repeat(x[14:], 2))
