@@ -1,8 +1,8 @@
 """Figures of a fitted BNSL posterior (matplotlib; ArviZ for the sampler diagnostics).
 
 Every function takes a `Fit` (fresh or loaded from disk, or a `PriorFit` for what the priors say;
-`plot_forecast` and `plot_reach` also several fits of the same data, for their model average) and
-draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods
+`plot_forecast` and `plot_reach` also several fits of the same data, for their model average;
+`plot_backtest` a `Backtest`) and draws on `ax` if given, else on a new figure. The numbers come from the Fit's own methods
 (forecast, break_positions, reach) or the model averages of compare.py and contrast.py, so a plot
 shows exactly what the API reports.
 
