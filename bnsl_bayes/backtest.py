@@ -88,12 +88,27 @@ class Backtest:
         """The fits of one cut, as a list (one, or one per averaged spec)."""
         return list(self.fits[cut].values()) if self.weights else [self.fits[cut]]
 
-    def forecast(self, cut: int, x_new) -> pd.DataFrame:
+    def forecast(self, cut: int, x_new, prob: float | None = None) -> pd.DataFrame:
         """The forecast of the fit(s) at `cut` (`Fit.forecast`, or `averaged_forecast` with the
-        cut's stacking weights), with the backtest's `prob`."""
+        cut's stacking weights), with the backtest's `prob` unless given."""
+        prob = self.prob if prob is None else prob
         if self.weights:
-            return averaged_forecast(self.fits[cut], x_new, self.prob, weights=self.weights[cut], seed=self.seed)
-        return self.fits[cut].forecast(x_new, prob=self.prob)
+            return averaged_forecast(self.fits[cut], x_new, prob, weights=self.weights[cut], seed=self.seed)
+        return self.fits[cut].forecast(x_new, prob=prob)
+
+    def calibration(self, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame:
+        """Share of all later points (pooled over cuts) inside their central interval at each level:
+        columns level, inside, points. Near the diagonal at every level, the bands are calibrated on
+        this curve; at the backtest's `prob` it equals the pooled share of `points["inside"]`.
+        (The levels NSL-PFN's MSCE averages over by default.)"""
+        inside = np.zeros(len(levels))
+        for cut, pts in self.points.groupby("cut", sort=True):
+            for i, level in enumerate(levels):
+                fc = self.forecast(cut, pts["x"].to_numpy(), prob=check_prob(level))
+                inside[i] += np.sum((pts["y"].to_numpy() >= fc["lower"].to_numpy())
+                                    & (pts["y"].to_numpy() <= fc["upper"].to_numpy()))
+        n = len(self.points)
+        return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
 
     def summary(self) -> pd.DataFrame:
         """One row per cut: n_fit (points fitted), x_cut, n_scored, rmsle (of the median),

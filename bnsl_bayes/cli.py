@@ -395,6 +395,8 @@ def backtest_tables(results: dict):
 
 
 def cmd_backtest(args) -> int:
+    import pandas as pd
+
     spec = backtest_model(args)
     data_path, df = curve_table(args)
     groups = list(curves(df, args.group))
@@ -405,6 +407,11 @@ def cmd_backtest(args) -> int:
     summary, points = backtest_tables(results)
     pooled = {"curves": len(groups), "cuts": len(summary), "points": len(points),
               "inside": int(points["inside"].sum()), "mean_log_density": float(summary["mean_log_density"].mean())}
+    # Share inside at each level over every curve's later points (each curve's own calibration, pooled).
+    cal = pd.concat([bt.calibration() for bt in results.values()])
+    cal = (cal.assign(n=cal["inside"] * cal["points"]).groupby("level", sort=True)[["n", "points"]].sum()
+           .pipe(lambda t: t["n"] / t["points"]))
+    pooled["calibration"] = {f"{level:g}": float(v) for level, v in cal.items()}
     if args.json:
         print_json({"summary": summary.to_dict(orient="records"), "points": points.to_dict(orient="records"),
                     "pooled": pooled})
@@ -419,6 +426,8 @@ def cmd_backtest(args) -> int:
         else:
             print()
             print_table(points)
+        print("\nshare of the later points inside the central interval of each level (calibrated: equal to the "
+              "level): " + ", ".join(f"{float(k):.0%} {v:.2f}" for k, v in pooled["calibration"].items()))
     report = sys.stderr if args.json else sys.stdout
     if args.out:
         from .io import atomic_write

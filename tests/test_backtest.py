@@ -85,6 +85,9 @@ def test_points_and_summary_agree(bt, curve):
         assert s.loc[cut, "rmsle"] == pytest.approx(metrics.rmsle(rows["y"], rows["median"]))
         assert s.loc[cut, "mean_log_density"] == pytest.approx(rows["log_density"].mean())
         assert s.loc[cut, "divergences"] == bt.fits[cut].diagnostics()["divergences"]
+    cal = bt.calibration().set_index("level")
+    assert cal.loc[0.9, "inside"] == pts["inside"].mean() and (cal["points"] == len(pts)).all()
+    assert np.all(np.diff(cal["inside"]) >= 0)  # nested central intervals hold more points as they widen
 
 
 def test_a_break_the_data_had_not_shown_is_missed_and_the_backtest_says_so(bt):
@@ -117,6 +120,8 @@ def test_cli_backtest_prints_and_writes_what_the_api_gives(bt, curve, tmp_path, 
     got = json.loads(captured.out)
     want = bt.summary()
     assert [r["cut"] for r in got["summary"]] == [9, 14]
+    assert got["pooled"]["calibration"] == pytest.approx(
+        {f"{level:g}": v for level, v in bt.calibration().set_index("level")["inside"].items()})
     np.testing.assert_allclose([r["mean_log_density"] for r in got["summary"]], want["mean_log_density"])
     np.testing.assert_allclose(pd.read_csv(out)["median"], bt.points["median"])
     assert png.stat().st_size > 0
@@ -163,6 +168,7 @@ def test_model_average_backtest_mixes_the_cuts_fits_by_their_own_weights(curve):
     s = bt.summary().iloc[0]
     assert s["divergences"] == sum(f.diagnostics()["divergences"] for k, f in fits.items() if w[k] >= 0.01)
     assert s["weights"].startswith("bnsl-0 ")
+    assert bt.calibration().set_index("level").loc[0.9, "inside"] == bt.points["inside"].mean()
     fig, ax = plot_backtest(bt)
     assert "LOO-stacked average" in ax.get_title().replace("\n", " ")
 
