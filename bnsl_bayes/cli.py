@@ -380,7 +380,8 @@ def backtest_curves(args, groups, spec, where) -> dict:
 
 
 def backtest_tables(results: dict):
-    """(summary, points) of all curves' backtests, with a curve column first when there are groups."""
+    """(summary, points, pooled) of all curves' backtests: the tables with a curve column first when
+    there are groups, and the scores pooled over every curve's later points."""
     import pandas as pd
 
     summaries, tables = [], []
@@ -391,12 +392,17 @@ def backtest_tables(results: dict):
             points = points.assign(curve=label)[["curve", *points.columns]]
         summaries.append(summary)
         tables.append(points)
-    return pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
+    summary, points = pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
+    pooled = {"curves": len(results), "cuts": len(summary), "points": len(points),
+              "inside": int(points["inside"].sum()), "mean_log_density": float(summary["mean_log_density"].mean())}
+    cal = pd.concat([bt.calibration() for bt in results.values()])  # each curve's, pooled by its points
+    cal = (cal.assign(n=cal["inside"] * cal["points"]).groupby("level", sort=True)[["n", "points"]].sum()
+           .pipe(lambda t: t["n"] / t["points"]))
+    pooled["calibration"] = {f"{level:g}": float(v) for level, v in cal.items()}
+    return summary, points, pooled
 
 
 def cmd_backtest(args) -> int:
-    import pandas as pd
-
     spec = backtest_model(args)
     data_path, df = curve_table(args)
     groups = list(curves(df, args.group))
@@ -404,14 +410,7 @@ def cmd_backtest(args) -> int:
     refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
     where = {label: data_path.name if label is None else f"{data_path.name}, group {label}" for label, _ in groups}
     results = backtest_curves(args, groups, spec, where)
-    summary, points = backtest_tables(results)
-    pooled = {"curves": len(groups), "cuts": len(summary), "points": len(points),
-              "inside": int(points["inside"].sum()), "mean_log_density": float(summary["mean_log_density"].mean())}
-    # Share inside at each level over every curve's later points (each curve's own calibration, pooled).
-    cal = pd.concat([bt.calibration() for bt in results.values()])
-    cal = (cal.assign(n=cal["inside"] * cal["points"]).groupby("level", sort=True)[["n", "points"]].sum()
-           .pipe(lambda t: t["n"] / t["points"]))
-    pooled["calibration"] = {f"{level:g}": float(v) for level, v in cal.items()}
+    summary, points, pooled = backtest_tables(results)
     if args.json:
         print_json({"summary": summary.to_dict(orient="records"), "points": points.to_dict(orient="records"),
                     "pooled": pooled})
