@@ -27,6 +27,7 @@ import pandas as pd
 from . import metrics
 from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
 from .fit import Fit, curve_input, fit as fit_curve
+from .spec import averaged_specs
 from .validate import check_prob
 
 __all__ = ["Backtest", "backtest", "cut_size"]
@@ -96,6 +97,12 @@ class Backtest:
             return averaged_forecast(self.fits[cut], x_new, prob, weights=self.weights[cut], seed=self.seed)
         return self.fits[cut].forecast(x_new, prob=prob)
 
+    def log_density(self, cut: int, x_new, y_new) -> np.ndarray:
+        """log predictive density of y_new under the fit(s) at `cut` (for an average, the exact mixture)."""
+        if self.weights:
+            return averaged_log_predictive_density(self.fits[cut], x_new, y_new, weights=self.weights[cut])
+        return self.fits[cut].log_predictive_density(x_new, y_new)
+
     def calibration(self, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame:
         """Share of all later points (pooled over cuts) inside their central interval at each level:
         columns level, inside, points. Near the diagonal at every level, the bands are calibrated on
@@ -104,9 +111,7 @@ class Backtest:
         inside = np.zeros(len(levels))
         for cut, pts in self.points.groupby("cut", sort=True):
             for i, level in enumerate(levels):
-                fc = self.forecast(cut, pts["x"].to_numpy(), prob=check_prob(level))
-                inside[i] += np.sum((pts["y"].to_numpy() >= fc["lower"].to_numpy())
-                                    & (pts["y"].to_numpy() <= fc["upper"].to_numpy()))
+                inside[i] += _inside(pts["y"].to_numpy(), self.forecast(cut, pts["x"].to_numpy(), check_prob(level))).sum()
         n = len(self.points)
         return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
 
@@ -152,7 +157,7 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
     """
     xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
     prob = check_prob(prob)
-    specs = _averaged_specs(breaks, spec)
+    specs = averaged_specs(breaks, spec)
     distinct = np.unique(xs)
     cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
     if not cut_list:
@@ -163,7 +168,8 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
             raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
                              f"distinct x: give each cut once")
     warn = fit_options.pop("warn", True)
-    fits, weights, tables = {}, {}, []
+    bt = Backtest(points=pd.DataFrame(), fits={}, prob=prob, seed=seed, x_name=x_name, y_name=y_name)
+    tables = []
     for size in sorted(sizes):
         x_cut = distinct[size - 1]
         seen = xs <= x_cut
@@ -175,41 +181,24 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
                 _warn_for_cut(f, f"cut {size} ({x_name} <= {x_cut:.4g})")
             return f
 
-        x_out, y_out = xs[~seen], ys[~seen]
         if specs is None:
-            f = fits[size] = fit_one(breaks=breaks, spec=spec)
-            fc, lpd = f.forecast(x_out, prob=prob), f.log_predictive_density(x_out, y_out)
+            bt.fits[size] = fit_one(breaks=breaks, spec=spec)
         else:
-            named = {}
-            for s in specs:
-                f = fit_one(spec=s)
-                named[f.spec.name] = f
-            fits[size], w = named, stacking_weights(named)
-            weights[size] = w
-            fc = averaged_forecast(named, x_out, prob, weights=w, seed=seed)
-            lpd = averaged_log_predictive_density(named, x_out, y_out, weights=w)
-        lower, upper = fc["lower"].to_numpy(), fc["upper"].to_numpy()
+            bt.fits[size] = {f.spec.name: f for f in (fit_one(spec=s) for s in specs)}
+            bt.weights[size] = stacking_weights(bt.fits[size])
+        x_out, y_out = xs[~seen], ys[~seen]
+        fc = bt.forecast(size, x_out)
         tables.append(pd.DataFrame({
             "cut": size, "x_cut": x_cut, "x": x_out, "y": y_out, "median": fc["median"].to_numpy(),
-            "lower": lower, "upper": upper, "inside": (y_out >= lower) & (y_out <= upper),
-            "log_density": lpd, "efolds_past": np.log(x_out / x_cut)}))
-    return Backtest(points=pd.concat(tables, ignore_index=True), fits=fits, prob=prob, seed=seed, x_name=x_name,
-                    y_name=y_name, weights=weights)
+            "lower": fc["lower"].to_numpy(), "upper": fc["upper"].to_numpy(), "inside": _inside(y_out, fc),
+            "log_density": bt.log_density(size, x_out, y_out), "efolds_past": np.log(x_out / x_cut)}))
+    bt.points = pd.concat(tables, ignore_index=True)
+    return bt
 
 
-def _averaged_specs(breaks, spec) -> list | None:
-    """The specs of a model average (breaks="auto" or a list of specs), or None for one model."""
-    if isinstance(spec, (list, tuple)):
-        if breaks is not None:
-            raise ValueError("a list of specs names the models itself: give breaks=None with it")
-        if len(spec) < 2:
-            raise ValueError(f"a model average needs at least two specs, got {len(spec)}")
-        return list(spec)
-    if breaks == "auto":
-        if spec is not None:
-            raise ValueError("breaks='auto' averages bnsl-0, bnsl-1 and bnsl-2: not with spec (give a list of specs)")
-        return [f"bnsl-{b}" for b in (0, 1, 2)]
-    return None
+def _inside(y: np.ndarray, fc: pd.DataFrame) -> np.ndarray:
+    """Whether each y lies in its forecast's central interval (ends count as inside, as in metrics)."""
+    return (y >= fc["lower"].to_numpy()) & (y <= fc["upper"].to_numpy())
 
 
 def _warn_for_cut(f: Fit, label: str) -> None:

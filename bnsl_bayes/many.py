@@ -23,7 +23,7 @@ import pandas as pd
 
 from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import check_sampler_settings, sampler_settings
-from .spec import SAMPLER_KEYS, ModelSpec, load_spec, shipped_name
+from .spec import SAMPLER_KEYS, ModelSpec, averaged_specs, load_spec, shipped_name
 from .store import (STORE_FORMAT, AveragedStore, FitsBySpec, LazyFits, Store, curve_id, group_columns, key_json,
                     key_values, spec_dir)
 from .validate import check_group_columns
@@ -276,20 +276,9 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None
 
 def _specs(breaks, spec, **changes) -> list:
     """The specs fit_many fits: one, or several for breaks="auto" (bnsl-0, 1, 2) or a list of specs."""
-    if breaks == "auto" or isinstance(spec, (list, tuple)):
-        if breaks == "auto" and spec is not None:
-            raise ValueError('breaks="auto" fits the shipped bnsl-0, bnsl-1 and bnsl-2; to average other specs '
-                             "pass them as spec=[...] without breaks")
-        if breaks is not None and breaks != "auto":
-            raise ValueError(f"spec=[...] names the specs to average; breaks={breaks!r} cannot apply to all of them")
-        names = [shipped_name(b) for b in (0, 1, 2)] if breaks == "auto" else list(spec)
-        specs = [load_spec(n, **changes) for n in names]
-        if len(specs) < 2:
-            raise ValueError(f"a model average needs at least two specs, got {names}")
-        seen = [s.name for s in specs]
-        if len(set(seen)) != len(seen):
-            raise ValueError(f"specs to average must differ by name, got {seen}")
-        return specs
+    averaged = averaged_specs(breaks, spec, **changes)
+    if averaged is not None:
+        return averaged
     if isinstance(breaks, str):
         raise ValueError(f"breaks must be an integer >= 0 or 'auto', got {breaks!r}")
     return [load_spec(spec, breaks=breaks, **changes)]

@@ -186,9 +186,8 @@ def plot_backtest(backtest, ax=None, n_grid=100):
                        edgecolor=color, zorder=4)
     first = backtest.cut_fits(cuts[0])[0]
     ax.scatter(first.x, first.y, s=14, color=_OBSERVED, zorder=3, label="fitted by every cut")
-    summary = backtest.summary()
-    lines = [f"<= {r.x_cut:.4g}: {r.n_scored - int(round(r.coverage * r.n_scored))} of {r.n_scored} outside"
-             for r in summary.itertuples()]
+    lines = [f"<= {p['x_cut'].iloc[0]:.4g}: {int((~p['inside']).sum())} of {len(p)} outside"
+             for _, p in pts.groupby("cut", sort=True)]
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="0.3", label="later point inside its band")
     ax.scatter([], [], marker="X", color="0.3", label="later point outside")
     ax.set_xscale("log")

@@ -175,6 +175,27 @@ def shipped_name(breaks: int, monotone: bool = False) -> str:
     return f"bnsl-{breaks}" + ("-monotone" if monotone else "")
 
 
+def averaged_specs(breaks, spec, **changes) -> list | None:
+    """The specs of a model average, loaded (`load_spec` with `changes`): the shipped bnsl-0, 1 and 2
+    for breaks="auto", or the given list of specs; None when breaks and spec name one model."""
+    if not (breaks == "auto" or isinstance(spec, (list, tuple))):
+        return None
+    if breaks == "auto" and spec is not None:
+        raise ValueError('breaks="auto" fits the shipped bnsl-0, bnsl-1 and bnsl-2, not with spec; to average other '
+                         "specs pass them as spec=[...] without breaks")
+    if breaks is not None and breaks != "auto":
+        raise ValueError(f"spec=[...] names the specs to average; breaks={breaks!r} cannot apply to all of them: "
+                         "give breaks=None with it")
+    names = [shipped_name(b) for b in (0, 1, 2)] if breaks == "auto" else list(spec)
+    specs = [load_spec(n, **changes) for n in names]
+    if len(specs) < 2:
+        raise ValueError(f"a model average needs at least two specs, got {names}")
+    seen = [s.name for s in specs]
+    if len(set(seen)) != len(seen):
+        raise ValueError(f"specs to average must differ by name, got {seen}")
+    return specs
+
+
 def builtin_specs() -> list[str]:
     """Names of the specs shipped in ``models/``."""
     return sorted(p.name[:-5] for p in resources.files("bnsl_bayes.models").iterdir() if p.name.endswith(".toml"))
