@@ -26,11 +26,13 @@ import pandas as pd
 
 from . import metrics
 from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
-from .fit import Fit, curve_input, fit as fit_curve
-from .spec import averaged_specs
+from .fit import Fit, curve_input
+from .many import CurveTask, Job, curve_parts, fingerprint, run_options, run_tasks
+from .spec import averaged_specs, specs_to_fit
+from .store import curve_id
 from .validate import check_prob
 
-__all__ = ["Backtest", "backtest", "cut_size"]
+__all__ = ["Backtest", "backtest", "backtest_many", "cut_size"]
 
 WEIGHT_SEEN = 0.01
 
@@ -138,7 +140,9 @@ class Backtest:
 
 
 def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: float = 0.9,
-             x_name: str | None = None, y_name: str | None = None, **fit_options) -> Backtest:
+             x_name: str | None = None, y_name: str | None = None, priors: dict | None = None,
+             likelihood: str | None = None, drift_per_efold: float | None = None, workers: int | None = None,
+             client=None, progress: bool = False, warn: bool = True, **fit_options) -> Backtest:
     """Fit the curve's first points at each cut and score the forecast of every point after it.
 
     x, y: one curve, as for `fit` (arrays, lists or Series; repeated x allowed; any order).
@@ -148,52 +152,153 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
     breaks, spec: the model, as for `fit`; or a model average: breaks="auto" fits bnsl-0, bnsl-1
     and bnsl-2 at each cut, a list of specs fits those, and each cut forecasts with their LOO
     stacking weights on its own points (`averaged_forecast`; log densities of the exact mixture).
-    seed, fit_options: passed to `fit` for every cut and spec (priors, likelihood, sampler
-    settings, warn, ...).
+    seed, priors, likelihood, drift_per_efold, fit_options: as for `fit`, the same for every cut
+    and spec (fit_options: chains, tune, draws, target_accept, backend, mass_matrix, coordinates,
+    stack_chains, cores).
+    workers, client: where the cuts' fits run, as in `fit_many`: one after another here (default),
+    in `workers` local processes (spawned: call from under ``if __name__ == "__main__":`` in a
+    script), or on a Dask cluster (a Client or a scheduler address). The draws are the same.
+    progress: a progress bar over the fits. warn: re-raise each fit's warnings, naming its cut.
     prob: the central interval scored for coverage (equal-tailed, as `Fit.forecast`).
 
     Scores are those of the benchmark (`bnsl_bayes.metrics`): RMSLE of the predictive median and
     the mean log predictive density of y (higher is better), on the points each cut left out.
     """
-    xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
-    prob = check_prob(prob)
-    specs = averaged_specs(breaks, spec)
-    distinct = np.unique(xs)
-    cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
-    if not cut_list:
-        raise ValueError("cuts is empty: give at least one cut")
-    sizes = [cut_size(c, len(distinct)) for c in cut_list]
-    for i, s in enumerate(sizes):
-        if s in sizes[:i]:
-            raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
-                             f"distinct x: give each cut once")
-    warn = fit_options.pop("warn", True)
-    bt = Backtest(points=pd.DataFrame(), fits={}, prob=prob, seed=seed, x_name=x_name, y_name=y_name)
-    tables = []
-    for size in sorted(sizes):
-        x_cut = distinct[size - 1]
-        seen = xs <= x_cut
+    run = _Run.make(seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options)
+    curve = _Curve.make(None, x, y, cuts, x_name, y_name)
+    return run.backtests([curve], progress, warn)[None]
 
-        def fit_one(**model):
-            f = fit_curve(xs[seen], ys[seen], seed=seed, x_name=x_name, y_name=y_name, warn=False, **model,
-                          **fit_options)
-            if warn:
-                _warn_for_cut(f, f"cut {size} ({x_name} <= {x_cut:.4g})")
-            return f
 
-        if specs is None:
-            bt.fits[size] = fit_one(breaks=breaks, spec=spec)
-        else:
-            bt.fits[size] = {f.spec.name: f for f in (fit_one(spec=s) for s in specs)}
-            bt.weights[size] = stacking_weights(bt.fits[size])
-        x_out, y_out = xs[~seen], ys[~seen]
-        fc = bt.forecast(size, x_out)
-        tables.append(pd.DataFrame({
-            "cut": size, "x_cut": x_cut, "x": x_out, "y": y_out, "median": fc["median"].to_numpy(),
-            "lower": fc["lower"].to_numpy(), "upper": fc["upper"].to_numpy(), "inside": _inside(y_out, fc),
-            "log_density": bt.log_density(size, x_out, y_out), "efolds_past": np.log(x_out / x_cut)}))
-    bt.points = pd.concat(tables, ignore_index=True)
-    return bt
+def backtest_many(data: pd.DataFrame, x: str, y: str, group, cuts=(0.7,), breaks=None, seed: int = 0, *,
+                  spec=None, prob: float = 0.9, priors: dict | None = None, likelihood: str | None = None,
+                  drift_per_efold: float | None = None, workers: int | None = None, client=None,
+                  progress: bool = False, warn: bool = True, **fit_options) -> dict:
+    """`backtest` of every curve of a long-format table (one curve per value of `group`, a column
+    name or a list), its fits spread over `workers` local processes or a Dask `client` together.
+
+    Returns {key: Backtest}, keys as pandas groupby gives them (as `fit_many`). Every curve and cut
+    is checked before any fit runs: an error names the curve. Each curve is backtested with the
+    same `seed`, so its result equals `backtest` of that curve alone. The rest as for `backtest`.
+
+    >>> bts = backtest_many(df, "tokens", "loss", "run", cuts=[0.7], workers=2)  # doctest: +SKIP
+    >>> pd.concat({k: bt.summary() for k, bt in bts.items()})                  # doctest: +SKIP
+    """
+    run = _Run.make(seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options)
+    curves = []
+    for key, rows in curve_parts(data, x, y, group):
+        try:
+            curves.append(_Curve.make(key, rows[x], rows[y], cuts, x, y))
+        except ValueError as e:
+            raise ValueError(f"curve {key!r}: {e}") from None
+    return run.backtests(curves, progress, warn)
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """One curve to backtest: its checked, sorted data and the distinct x each of its cuts fits."""
+
+    key: object  # None for a lone curve
+    xs: np.ndarray
+    ys: np.ndarray
+    x_name: str
+    y_name: str
+    sizes: tuple
+
+    @classmethod
+    def make(cls, key, x, y, cuts, x_name, y_name) -> "_Curve":
+        xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
+        n_distinct = len(np.unique(xs))
+        cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
+        if not cut_list:
+            raise ValueError("cuts is empty: give at least one cut")
+        sizes = [cut_size(c, n_distinct) for c in cut_list]
+        for i, s in enumerate(sizes):
+            if s in sizes[:i]:
+                raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
+                                 f"distinct x: give each cut once")
+        return cls(key, xs, ys, x_name, y_name, tuple(sorted(sizes)))
+
+    def x_cut(self, size: int) -> float:
+        return np.unique(self.xs)[size - 1]
+
+    def where(self, size: int) -> str:
+        """'cut 9 (x <= 544)', with the curve first when there are several."""
+        return ("" if self.key is None else f"curve {self.key!r}, ") + \
+            f"cut {size} ({self.x_name} <= {self.x_cut(size):.4g})"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every fit of a backtest shares: the model(s), seed, sampler options and where fits run."""
+
+    specs: list
+    averaged: bool
+    seed: int
+    prob: float
+    options: dict
+    workers: int | None
+    client: object
+
+    @classmethod
+    def make(cls, seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options):
+        changes = dict(priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
+        specs = specs_to_fit(breaks, spec, **changes)
+        return cls(specs, averaged_specs(breaks, spec, **changes) is not None, seed, check_prob(prob),
+                   run_options(specs, fit_options, workers, client), workers, client)
+
+    def backtests(self, curves: list, progress: bool, warn: bool) -> dict:
+        """{curve key: Backtest}: every cut of every curve fitted (all of one spec, then the next:
+        each worker compiles a spec once), then scored here."""
+        from tqdm.auto import tqdm
+
+        fits = {}
+        with tqdm(total=len(self.specs) * sum(len(c.sizes) for c in curves), disable=not progress,
+                  desc="backtest fits", unit="fit") as bar:
+            for spec in self.specs:
+                cut_of, tasks = {}, []
+                for c in curves:
+                    for size in c.sizes:
+                        seen = c.xs <= c.x_cut(size)
+                        xs, ys = pd.Series(c.xs[seen], name=c.x_name), pd.Series(c.ys[seen], name=c.y_name)
+                        label = c.where(size)
+                        cut_of[label] = (c.key, size)
+                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed, self.options),
+                                               self.seed, xs, ys))
+                for out in run_tasks(tasks, Job(spec, self.options, None, None), self.workers, self.client):
+                    if out.status != "done":
+                        raise RuntimeError(f"backtest {out.key}: {spec.name}: "
+                                           f"{out.error.removeprefix(f'curve {out.key!r}: ')}")
+                    fits[(*cut_of[out.key], spec.name)] = out.fit
+                    bar.update()
+        results = {c.key: self._score(c, {size: {s.name: fits[(c.key, size, s.name)] for s in self.specs}
+                                          for size in c.sizes}) for c in curves}
+        if warn:
+            for c in curves:
+                for size in c.sizes:
+                    for f in results[c.key].cut_fits(size):
+                        _warn_for_cut(f, c.where(size))
+        return results
+
+    def _score(self, c: _Curve, fits: dict) -> Backtest:
+        """The Backtest of one curve from its fits {size: {spec name: Fit}}."""
+        bt = Backtest(points=pd.DataFrame(), fits={}, prob=self.prob, seed=self.seed, x_name=c.x_name,
+                      y_name=c.y_name)
+        tables = []
+        for size, by_spec in fits.items():
+            if self.averaged:
+                bt.fits[size], bt.weights[size] = by_spec, stacking_weights(by_spec)
+            else:
+                (bt.fits[size],) = by_spec.values()
+            x_cut = c.x_cut(size)
+            seen = c.xs <= x_cut
+            x_out, y_out = c.xs[~seen], c.ys[~seen]
+            fc = bt.forecast(size, x_out)
+            tables.append(pd.DataFrame({
+                "cut": size, "x_cut": x_cut, "x": x_out, "y": y_out, "median": fc["median"].to_numpy(),
+                "lower": fc["lower"].to_numpy(), "upper": fc["upper"].to_numpy(), "inside": _inside(y_out, fc),
+                "log_density": bt.log_density(size, x_out, y_out), "efolds_past": np.log(x_out / x_cut)}))
+        bt.points = pd.concat(tables, ignore_index=True)
+        return bt
 
 
 def _inside(y: np.ndarray, fc: pd.DataFrame) -> np.ndarray:
@@ -208,4 +313,4 @@ def _warn_for_cut(f: Fit, label: str) -> None:
         f.warn_if_unconverged()
         f.warn_if_rising()
     for w in caught:
-        warnings.warn(f"backtest {label}: {w.message}", w.category, stacklevel=3)
+        warnings.warn(f"backtest {label}: {w.message}", w.category, stacklevel=4)

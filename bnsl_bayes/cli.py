@@ -66,8 +66,12 @@ def curves(df, group):
         return
     check_group_columns(df, group)
     for key, rows in df.groupby(group, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        yield "-".join(str(k) for k in key), rows
+        yield group_label(key), rows
+
+
+def group_label(key) -> str:
+    """A curve's label from its groupby key: its values joined by '-'."""
+    return "-".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
 
 
 def output_path(out: str, label: str | None, data_path: Path, suffix: str = ".nc") -> Path:
@@ -349,33 +353,28 @@ def backtest_model(args):
     return auto_specs(args.monotone)
 
 
-def backtest_curves(args, groups, spec, where) -> dict:
-    """label -> Backtest of each curve; every curve's data and cuts are checked before any is fitted
-    (a bad last group costs no fits), and each fit's warnings are printed with its group."""
-    import numpy as np
-
+def backtest_curves(args, data_path, df, spec) -> dict:
+    """label -> Backtest of each curve (label None without --group), all fits spread over --workers or
+    --scheduler together; every curve and cut is checked before any fit (a bad last group costs no
+    fits), and each fit's warnings are printed naming its curve and cut."""
     import bnsl_bayes
 
-    from .backtest import cut_size
-    from .validate import check_xy
-
-    for label, rows in groups:
+    run = dict(cuts=args.cuts, spec=spec, seed=args.seed, prob=args.prob, workers=args.workers,
+               client=args.scheduler, progress=show_progress(args), **sampler_options(args))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
         try:
-            xs, _ = check_xy(rows[args.x], rows[args.y], args.x, args.y)
-            for cut in args.cuts:
-                cut_size(cut, len(np.unique(xs)))
+            if args.group:
+                group = args.group[0] if len(args.group) == 1 else args.group
+                results = {group_label(k): bt for k, bt in
+                           bnsl_bayes.backtest_many(df, args.x, args.y, group, **run).items()}
+            else:
+                results = {None: bnsl_bayes.backtest(df[args.x], df[args.y], **run)}
         except ValueError as e:
-            raise ValueError(f"{where[label]}: {e}") from None
-    results = {}
-    for label, rows in groups:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
-            results[label] = bnsl_bayes.backtest(rows[args.x], rows[args.y], cuts=args.cuts, spec=spec,
-                                                 seed=args.seed, prob=args.prob, x_name=args.x, y_name=args.y,
-                                                 progress=show_progress(args), **sampler_options(args))
-        for w in caught:
-            if issubclass(w.category, RuntimeWarning):
-                warn(("" if label is None else f"[{label}] ") + str(w.message))
+            raise ValueError(f"{data_path.name}: {e}") from None
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            warn(str(w.message))
     return results
 
 
@@ -405,11 +404,10 @@ def backtest_tables(results: dict):
 def cmd_backtest(args) -> int:
     spec = backtest_model(args)
     data_path, df = curve_table(args)
-    groups = list(curves(df, args.group))
-    plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label, _ in groups} if args.plot else {}
+    labels = [label for label, _ in curves(df, args.group)]
+    plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label in labels} if args.plot else {}
     refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
-    where = {label: data_path.name if label is None else f"{data_path.name}, group {label}" for label, _ in groups}
-    results = backtest_curves(args, groups, spec, where)
+    results = backtest_curves(args, data_path, df, spec)
     summary, points, pooled = backtest_tables(results)
     if args.json:
         print_json({"summary": summary.to_dict(orient="records"), "points": points.to_dict(orient="records"),
@@ -850,6 +848,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output .nc file")
 
+    from .many import positive_int
+
     p = add("backtest", cmd_backtest, "pretend the curve stopped earlier: fit its first points, score the forecast "
             "of the rest", [sampling, json_flag], f"{PROG} backtest runs.csv --x tokens --y loss --cuts 0.5 0.7 --plot bt.png")
     p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement (one curve)")
@@ -869,6 +869,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the per-point table to this CSV (a curve column with --group)")
     p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image "
                                                   "(with --group, FILE_STEM.<group>.png each, or DIR/<group>.png)")
+    p.add_argument("--workers", type=positive_int, help="local processes the fits are spread over (default 1; "
+                                                         "each fit then runs its chains on one core)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the fits on this Dask scheduler, e.g. tcp://host:8786")
 
     p = add("demo", cmd_demo, "fit the bundled 4-digit addition curve and forecast its held-out points",
             [sampling], f"{PROG} demo --out bnsl-demo")

@@ -23,7 +23,7 @@ import pandas as pd
 
 from .fit import R_HAT_LIMIT, Fit, fit
 from .sampling import check_sampler_settings, sampler_settings
-from .spec import SAMPLER_KEYS, ModelSpec, averaged_specs, load_spec, shipped_name
+from .spec import SAMPLER_KEYS, ModelSpec, shipped_name, specs_to_fit
 from .store import (STORE_FORMAT, AveragedStore, FitsBySpec, LazyFits, Store, curve_id, group_columns, key_json,
                     key_values, spec_dir)
 from .validate import check_group_columns
@@ -106,8 +106,9 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
-def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: ModelSpec, sampler: dict):
-    """Split the long table into one task per curve (sorted by key)."""
+def curve_parts(data: pd.DataFrame, x: str, y: str, group) -> list:
+    """(key, rows) per curve of a long table, sorted by key; the table's shape checked first (columns
+    present, no empty group cell: pandas would drop that row from every curve without a word)."""
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame in long format, got {type(data).__name__}")
     cols = group_columns(group)
@@ -119,8 +120,13 @@ def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: Mode
     if missing:
         raise ValueError(f"column(s) {missing} not in the data; its columns are {list(data.columns)}")
     check_group_columns(data, cols)
+    return list(data.groupby(cols[0] if len(cols) == 1 else cols, sort=True))
+
+
+def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: ModelSpec, sampler: dict):
+    """Split the long table into one task per curve (sorted by key)."""
     tasks = []
-    for key, part in data.groupby(cols[0] if len(cols) == 1 else cols, sort=True):
+    for key, part in curve_parts(data, x, y, group):
         s = curve_seed(seed, key)
         tasks.append(CurveTask(key, curve_id(key), fingerprint(part[x], part[y], spec, s, sampler), s,
                                part[x], part[y]))
@@ -210,6 +216,38 @@ def _run_dask(tasks, job, client):
             client.close()
 
 
+def run_tasks(tasks, job: Job, workers: int | None = None, client=None):
+    """Outcomes of the tasks as they finish: on Dask with a client, in a local process pool with
+    workers > 1, else one after another in this process."""
+    if client is not None:
+        return _run_dask(tasks, job, client)
+    if (workers or DEFAULT_LOCAL_WORKERS) > 1 and len(tasks) > 1:
+        return _run_pool(tasks, job, workers or DEFAULT_LOCAL_WORKERS)
+    return _run_here(tasks, job)
+
+
+def run_options(specs: list, fit_options: dict, workers: int | None, client) -> dict:
+    """The fit options every task of a run gets, checked before any task runs: a bad setting would
+    otherwise fail every curve, one record at a time (replacing each curve's earlier result with an
+    error). With several workers each fit gets one core: its chains run one after another."""
+    unknown = set(fit_options) - set(FIT_OPTIONS)
+    if unknown:
+        raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        if client is not None:
+            raise ValueError("workers counts local processes; with a Dask client the cluster's workers run "
+                             "the curves: give one or the other")
+    for s in specs:
+        check_sampler_settings(sampler_settings(s, {k: v for k, v in fit_options.items() if k in SAMPLER_KEYS}),
+                               fit_options.get("cores"))
+    options = dict(fit_options)
+    if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
+        options.setdefault("cores", 1)
+    return options
+
+
 # ---- the entry point -----------------------------------------------------------------------------
 def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None = None, seed: int = 0, store=None,
              client=None, workers: int | None = None, progress: bool = False, *, spec=None,
@@ -243,25 +281,10 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None
     >>> print(res.summary()); res.fits["mmlu"].forecast([1e11])              # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    unknown = set(fit_options) - set(FIT_OPTIONS)
-    if unknown:
-        raise TypeError(f"unknown fit option(s) {sorted(unknown)}; allowed: {list(FIT_OPTIONS)}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ValueError(f"seed must be an integer, got {seed!r}")
-    if workers is not None:
-        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-        if client is not None:
-            raise ValueError("workers counts local processes; with a Dask client the cluster's workers run "
-                             "the curves: give one or the other")
-    specs = _specs(breaks, spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
-    # Checked once here: a bad setting would otherwise fail every curve, one record at a time,
-    # replacing each curve's earlier result with an error.
-    for s in specs:
-        check_sampler_settings(sampler_settings(s, {k: v for k, v in fit_options.items() if k in SAMPLER_KEYS}),
-                               fit_options.get("cores"))
-    if client is not None or (workers or DEFAULT_LOCAL_WORKERS) > 1:
-        fit_options.setdefault("cores", 1)  # one core per worker process: chains run one after another
+    specs = specs_to_fit(breaks, spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
+    fit_options = run_options(specs, fit_options, workers, client)
     run = dict(data=data, x=x, y=y, group=group, seed=int(seed), client=client, workers=workers,
                progress=progress, fit_options=fit_options, t0=t0)
     if len(specs) == 1:
@@ -272,16 +295,6 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None
     parts = {s.name: _fit_many_spec(s, parent.path / spec_dir(s.name) if parent else None, **run, label=s.name)
              for s in specs}
     return AveragedManyResult(parts, parent.path if parent else None, time.perf_counter() - t0)
-
-
-def _specs(breaks, spec, **changes) -> list:
-    """The specs fit_many fits: one, or several for breaks="auto" (bnsl-0, 1, 2) or a list of specs."""
-    averaged = averaged_specs(breaks, spec, **changes)
-    if averaged is not None:
-        return averaged
-    if isinstance(breaks, str):
-        raise ValueError(f"breaks must be an integer >= 0 or 'auto', got {breaks!r}")
-    return [load_spec(spec, breaks=breaks, **changes)]
 
 
 def _fit_many_spec(spec: ModelSpec, store, data, x, y, group, seed, client, workers, progress, fit_options, t0,
@@ -314,12 +327,7 @@ def _fit_many_spec(spec: ModelSpec, store, data, x, y, group, seed, client, work
                     outcomes[t.key] = Outcome(t.key, "skipped", path=str(path))
                 else:
                     todo.append(t)
-        if client is not None:
-            runner = _run_dask(todo, job, client)
-        elif (workers or DEFAULT_LOCAL_WORKERS) > 1 and len(todo) > 1:
-            runner = _run_pool(todo, job, workers or DEFAULT_LOCAL_WORKERS)
-        else:
-            runner = _run_here(todo, job)
+        runner = run_tasks(todo, job, workers, client)
         from tqdm.auto import tqdm
 
         desc = "fitting curves" + (f" ({label})" if label else "")
@@ -498,7 +506,7 @@ def add_fit_many_command(subparsers):
                    help="the monotone spec bnsl-<breaks>-monotone: no segment of the curve rises (not with --spec)")
     p.add_argument("--seed", type=int, default=0, help="base seed; each curve's seed derives from it and its key")
     p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://host:8786 (default: local)")
-    p.add_argument("--workers", type=_positive_int,
+    p.add_argument("--workers", type=positive_int,
                    help="local worker processes (default 1; 2 was 1.6x faster for 200 curves on 2 cores)")
     for name in ("chains", "tune", "draws"):
         p.add_argument(f"--{name}", type=int, help=f"sampler {name} (default: the spec's)")
@@ -509,7 +517,7 @@ def add_fit_many_command(subparsers):
     return p
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     import argparse
 
     try:

@@ -196,6 +196,16 @@ def averaged_specs(breaks, spec, **changes) -> list | None:
     return specs
 
 
+def specs_to_fit(breaks, spec, **changes) -> list:
+    """The specs a run fits, loaded: one (`load_spec`), or those of a model average (`averaged_specs`)."""
+    averaged = averaged_specs(breaks, spec, **changes)
+    if averaged is not None:
+        return averaged
+    if isinstance(breaks, str):
+        raise ValueError(f"breaks must be an integer >= 0 or 'auto', got {breaks!r}")
+    return [load_spec(spec, breaks=breaks, **changes)]
+
+
 def builtin_specs() -> list[str]:
     """Names of the specs shipped in ``models/``."""
     return sorted(p.name[:-5] for p in resources.files("bnsl_bayes.models").iterdir() if p.name.endswith(".toml"))

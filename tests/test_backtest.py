@@ -133,6 +133,7 @@ def test_cli_backtest_prints_and_writes_what_the_api_gives(bt, curve, tmp_path, 
     (["--cuts", "abc"], "use a number of distinct x"),
     (["--breaks", "auto", "--spec", "bnsl-1"], "not with --spec"),
     (["--spec", "bnsl-1", "--monotone"], "--spec names the model itself"),
+    (["--workers", "0"], "use a whole number >= 1"),
 ])
 def test_cli_backtest_bad_usage_is_one_line(args, needle, curve, tmp_path, capsys):
     x, y = curve
@@ -202,7 +203,7 @@ def test_cli_backtest_by_group_reports_each_curve_and_the_pooled_share(curve, tm
     pd.DataFrame({"run": ["a"] * 17 + ["c"] * 5, "x": np.r_[x, x[:5]], "y": np.r_[y, y[:5]]}).to_csv(short, index=False)
     assert cli.main(["backtest", str(short), "--x", "x", "--y", "y", "--group", "run", "--cuts", "14"]) == 2
     captured = capsys.readouterr()
-    assert "short.csv, group c: cut 14 fits 14 of the 5 distinct x, leaving none to score" in captured.err
+    assert "short.csv: curve 'c': cut 14 fits 14 of the 5 distinct x, leaving none to score" in captured.err
     assert captured.out == ""  # refused before group a was fitted
 
 
@@ -218,3 +219,42 @@ def test_repeated_x_count_once_in_a_cut_and_every_later_run_is_scored(curve, sma
     s = bt.summary().iloc[0]
     assert s["cut"] == 14 and s["n_fit"] == 28 and s["n_scored"] == 6  # ceil(0.8 * 17) = 14 distinct x
     assert bt.x_name == "size" and list(bt.points["x"]) == sorted(np.repeat(x[14:], 2))
+
+
+def two_curves(curve):
+    """The 4-digit curve (run a) and the same in other units (run b: y x 1.5), as a long table."""
+    x, y = curve
+    return pd.DataFrame({"run": ["a"] * len(x) + ["b"] * len(x), "x": np.r_[x, x], "y": np.r_[y, 1.5 * y]})
+
+
+def test_backtest_many_spreads_the_fits_over_processes_and_matches_each_curve_alone(curve, small_sampler):
+    """Two curves x two cuts in 2 spawned processes (one core per fit): the same draws, hence the same
+    points, as backtesting each curve on its own here; warnings name the curve and the cut."""
+    x, y = curve
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bts = bnsl_bayes.backtest_many(two_curves(curve), "x", "y", "run", cuts=[12, 14], seed=0, workers=2,
+                                       **small_sampler)
+    assert list(bts) == ["a", "b"] and all(sorted(bt.fits) == [12, 14] for bt in bts.values())
+    prefixes = {str(w.message).split(": bnsl-1")[0] for w in caught if issubclass(w.category, RuntimeWarning)}
+    assert prefixes <= {f"backtest curve {r!r}, cut {c} (x <= {xc})" for r in "ab" for c, xc in [(12, 640), (14, 736)]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        alone = backtest(x, 1.5 * y, cuts=[14, 12], seed=0, **small_sampler)
+    pd.testing.assert_frame_equal(bts["b"].points, alone.points)
+    np.testing.assert_array_equal(bts["b"].fits[14].idata.posterior["c0"], alone.fits[14].idata.posterior["c0"])
+
+
+def test_backtest_many_checks_every_curve_and_option_before_fitting(curve):
+    df = two_curves(curve)
+    short = pd.concat([df, pd.DataFrame({"run": "c", "x": [1.0, 2.0, 3.0, 4.0], "y": [4.0, 3.0, 2.0, 1.0]})])
+    with pytest.raises(ValueError, match="curve 'c': cut 14 fits 14 of the 4 distinct x, leaving none"):
+        bnsl_bayes.backtest_many(short, "x", "y", "run", cuts=[14])
+    with pytest.raises(ValueError, match="column\\(s\\) \\['loss'\\] not in the data"):
+        bnsl_bayes.backtest_many(df, "x", "loss", "run")
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+        bnsl_bayes.backtest_many(df, "x", "y", "run", workers=0)
+    with pytest.raises(TypeError, match="unknown fit option\\(s\\) \\['tunes'\\]"):
+        backtest(*curve, tunes=100)
+    with pytest.raises(ValueError, match="draws"):
+        backtest(*curve, draws=0)

@@ -4,6 +4,7 @@ import os
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 distributed = pytest.importorskip("distributed")
@@ -119,3 +120,15 @@ def test_worker_killed_mid_write_then_rerun_leaves_one_valid_record_per_curve(cl
     files = store_files(store)  # every file loads; no temp file is left
     assert len(files) == 4 and all(f.endswith(".nc") for f in files)
     assert sorted(load_store(store).keys) == list("abcd")
+
+
+def test_backtest_on_dask_matches_the_local_backtest(client):
+    """Every cut of every curve is one Dask task; the points scored are those of a local run."""
+    from bnsl_bayes import backtest_many
+
+    df = long_table("ab")
+    on_dask = backtest_many(df, "n", "loss", "task", cuts=[0.6, 0.8], client=client, warn=False, **OPTS)
+    local = backtest_many(df, "n", "loss", "task", cuts=[0.6, 0.8], warn=False, **OPTS)
+    assert list(on_dask) == ["a", "b"]
+    for key in "ab":
+        pd.testing.assert_frame_equal(on_dask[key].points, local[key].points)
