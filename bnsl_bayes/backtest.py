@@ -9,9 +9,10 @@ that came after (rolling-origin evaluation; leave-future-out in Bürkner, Gabry 
 >>> bt.summary()      # per cut: points scored, RMSLE of the median, mean log density, coverage
 >>> bt.points         # per held-out point: its forecast, whether it fell inside, its log density
 
-A cut is a number of distinct x values fitted (an int >= 3) or a share of them (a float in (0, 1),
-rounded up); every point past the cut's largest x is scored. Each cut is one full fit (`fit`), with
-the same seed and options.
+A cut is a number of distinct x values fitted (an int >= 3, or a negative int: -1 fits all but the
+last) or a share of them (a float in (0, 1), rounded up); every point past the cut's largest x is scored. Each cut is one full fit (`fit`), with
+the same seed and options. `backtest_many` backtests every curve of a long table; either runs its
+fits one after another here, in local processes or on Dask, through `fit_many`'s task runners.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pandas as pd
 from . import metrics
 from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
 from .fit import Fit, curve_input
-from .many import CurveTask, Job, curve_parts, fingerprint, run_options, run_tasks
+from .many import CurveTask, Job, curve_parts, fingerprint, progress_bar, run_options, run_tasks
 from .spec import averaged_specs, specs_to_fit
 from .store import curve_id
 from .validate import check_prob
@@ -38,17 +39,22 @@ WEIGHT_SEEN = 0.01
 
 
 def cut_size(cut, n_distinct: int) -> int:
-    """Number of distinct x a cut fits: the int itself, or ceil(share * n_distinct) for a share.
+    """Number of distinct x a cut fits: the int itself, all but the last -cut for a negative int
+    (-1 leaves out the last distinct x: curves of different lengths get the same check), or
+    ceil(share * n_distinct) for a share.
 
     The fit needs 3 distinct x and at least one later x must be left to score; a cut outside that
     is an error (never moved to the nearest cut that works: the user asked for that one).
 
-    >>> cut_size(0.7, 10), cut_size(4, 10)
-    (7, 4)
+    >>> cut_size(0.7, 10), cut_size(4, 10), cut_size(-1, 10)
+    (7, 4, 9)
     """
     if isinstance(cut, (bool, np.bool_)) or not isinstance(cut, numbers.Real):
-        raise ValueError(f"cut {cut!r}: expected a number of distinct x (an int >= 3) or a share in (0, 1)")
-    if isinstance(cut, numbers.Integral):
+        raise ValueError(f"cut {cut!r}: expected a number of distinct x (an int >= 3, or < 0 to count from the "
+                         "end) or a share in (0, 1)")
+    if isinstance(cut, numbers.Integral) and cut < 0:
+        size, what = n_distinct + int(cut), f"cut {cut!r} (all but the last {-int(cut)} of {n_distinct} distinct x)"
+    elif isinstance(cut, numbers.Integral):
         size, what = int(cut), f"cut {cut!r}"
     elif 0 < cut < 1:
         size, what = math.ceil(float(cut) * n_distinct - 1e-9), f"cut {cut!r} ({cut!r} of {n_distinct} distinct x)"
@@ -146,9 +152,9 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
     """Fit the curve's first points at each cut and score the forecast of every point after it.
 
     x, y: one curve, as for `fit` (arrays, lists or Series; repeated x allowed; any order).
-    cuts: distinct x values to fit (ints >= 3) or shares of them (floats in (0, 1)); default one
-    cut at 70%, the split the benchmark's context-only validations use. Two cuts that fit the same
-    points are an error.
+    cuts: distinct x values to fit (ints >= 3; a negative int leaves out that many of the last, -1
+    all but the last) or shares of them (floats in (0, 1)); default one cut at 70%, the split the
+    benchmark's context-only validations use. Two cuts that fit the same points are an error.
     breaks, spec: the model, as for `fit`; or a model average: breaks="auto" fits bnsl-0, bnsl-1
     and bnsl-2 at each cut, a list of specs fits those, and each cut forecasts with their LOO
     stacking weights on its own points (`averaged_forecast`; log densities of the exact mixture).
@@ -249,11 +255,8 @@ class _Run:
     def backtests(self, curves: list, progress: bool, warn: bool) -> dict:
         """{curve key: Backtest}: every cut of every curve fitted (all of one spec, then the next:
         each worker compiles a spec once), then scored here."""
-        from tqdm.auto import tqdm
-
         fits = {}
-        with tqdm(total=len(self.specs) * sum(len(c.sizes) for c in curves), disable=not progress,
-                  desc="backtest fits", unit="fit") as bar:
+        with progress_bar(len(self.specs) * sum(len(c.sizes) for c in curves), progress, "backtest fits", "fit") as bar:
             for spec in self.specs:
                 cut_of, tasks = {}, []
                 for c in curves:

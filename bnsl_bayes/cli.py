@@ -337,11 +337,16 @@ def cmd_prior(args) -> int:
 
 
 def parse_cut(text: str):
-    """A --cuts value: an int counts distinct x fitted, a decimal is a share of them."""
+    """A --cuts value: an int counts distinct x fitted (a negative one from the end), a decimal is a share of them."""
     try:
-        return int(text) if text.isdigit() else float(text)
+        return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: use a number of distinct x (e.g. 8) or a share (e.g. 0.7)") from None
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number of distinct x (e.g. 8, or -1 for all but the last) "
+                                         "or a share (e.g. 0.7)") from None
 
 
 def backtest_model(args):
@@ -856,8 +861,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--x", required=True, help="column of the scale variable")
     p.add_argument("--y", required=True, help="column of the measured quantity")
     p.add_argument("--cuts", type=parse_cut, nargs="+", default=[0.7],
-                   help="where to stop fitting: a number of distinct x (an int >= 3) or a share of them "
-                        "(0 < share < 1, rounded up); one fit each (default 0.7)")
+                   help="where to stop fitting: a number of distinct x (an int >= 3; -1 = all but the last, "
+                        "-2 all but the last two, ...) or a share of them (0 < share < 1, rounded up); one fit "
+                        "each (default 0.7)")
     p.add_argument("--breaks", type=parse_breaks,
                    help="number of breaks (default 1, or the --spec's), or 'auto' for the LOO-stacked average of "
                         "0, 1 and 2 breaks, weighed again at each cut")

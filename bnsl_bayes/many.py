@@ -226,6 +226,16 @@ def run_tasks(tasks, job: Job, workers: int | None = None, client=None):
     return _run_here(tasks, job)
 
 
+def progress_bar(total: int, show: bool, desc: str, unit: str):
+    """A tqdm bar over tasks; when not shown, plain tqdm's disabled one (importing tqdm.auto in a
+    notebook without ipywidgets prints a warning, for a bar nobody asked for)."""
+    if show:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm import tqdm
+    return tqdm(total=total, disable=not show, desc=desc, unit=unit)
+
+
 def run_options(specs: list, fit_options: dict, workers: int | None, client) -> dict:
     """The fit options every task of a run gets, checked before any task runs: a bad setting would
     otherwise fail every curve, one record at a time (replacing each curve's earlier result with an
@@ -328,10 +338,8 @@ def _fit_many_spec(spec: ModelSpec, store, data, x, y, group, seed, client, work
                 else:
                     todo.append(t)
         runner = run_tasks(todo, job, workers, client)
-        from tqdm.auto import tqdm
-
         desc = "fitting curves" + (f" ({label})" if label else "")
-        with tqdm(total=len(todo), disable=not progress, desc=desc, unit="curve") as bar:
+        with progress_bar(len(todo), progress, desc, "curve") as bar:
             for out in runner:
                 out.finished = time.perf_counter() - t0
                 outcomes[out.key] = out

@@ -42,7 +42,9 @@ def bt(curve):
 def test_cut_size_counts_distinct_x_and_refuses_cuts_that_leave_nothing():
     assert cut_size(0.7, 10) == 7 and cut_size(0.3, 10) == 3  # 0.3 * 10 is 3.0000000000000004 in floats
     assert cut_size(5, 10) == 5 and cut_size(np.int64(4), 10) == 4
+    assert cut_size(-1, 10) == 9 and cut_size(-7, 10) == 3  # counted from the end: all but the last 1, 7
     for cut, needle in [(2, "at least 3"), (0.2, "at least 3"), (10, "leaving none"), (0.95, "leaving none"),
+                        (-8, r"cut -8 \(all but the last 8 of 10 distinct x\) fits 2"), (0, "fits 0 distinct x"),
                         (1.5, "strictly between 0 and 1"), (0.0, "strictly between"), (True, "expected a number"),
                         ("0.7", "expected a number")]:
         with pytest.raises(ValueError, match=needle):
@@ -53,6 +55,8 @@ def test_backtest_refuses_bad_cuts_before_fitting(curve):
     x, y = curve
     with pytest.raises(ValueError, match="both fit the first 14"):
         backtest(x, y, cuts=[14, 14])
+    with pytest.raises(ValueError, match="cuts 16 and -1 both fit the first 16"):
+        backtest(x, y, cuts=[16, -1])
     with pytest.raises(ValueError, match="cuts is empty"):
         backtest(x, y, cuts=[])
     with pytest.raises(ValueError, match="prob must be"):
@@ -190,7 +194,7 @@ def test_cli_backtest_by_group_reports_each_curve_and_the_pooled_share(curve, tm
     pd.DataFrame({"run": ["a"] * len(x) + ["b"] * len(x), "x": np.r_[x, x], "y": np.r_[y, 1.5 * y]}).to_csv(
         data, index=False)
     sampler = [f"--{k}={v}" for k, v in small_sampler.items()]
-    assert cli.main(["backtest", str(data), "--x", "x", "--y", "y", "--group", "run", "--cuts", "14",
+    assert cli.main(["backtest", str(data), "--x", "x", "--y", "y", "--group", "run", "--cuts", "-3",  # 14 of 17
                      "--out", str(tmp_path / "bt.csv"), "--plot", str(tmp_path / "bt.png"), *sampler]) == 0
     out = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "bt.csv")
