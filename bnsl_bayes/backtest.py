@@ -33,7 +33,7 @@ from .spec import averaged_specs, specs_to_fit
 from .store import curve_id
 from .validate import check_prob
 
-__all__ = ["Backtest", "backtest", "backtest_many", "cut_size"]
+__all__ = ["Backtest", "backtest", "backtest_many", "cut_size", "pooled_calibration"]
 
 WEIGHT_SEEN = 0.01
 
@@ -115,13 +115,16 @@ class Backtest:
         """Share of all later points (pooled over cuts) inside their central interval at each level:
         columns level, inside, points. Near the diagonal at every level, the bands are calibrated on
         this curve; at the backtest's `prob` it equals the pooled share of `points["inside"]`.
-        (The levels NSL-PFN's MSCE averages over by default.)"""
-        inside = np.zeros(len(levels))
+        (The levels NSL-PFN's MSCE averages over by default.) `pooled_calibration` pools curves."""
+        return pooled_calibration([self], levels)
+
+    def inside_counts(self, levels) -> np.ndarray:
+        """Number of later points inside their central interval at each level."""
+        counts = np.zeros(len(levels), dtype=int)
         for cut, pts in self.points.groupby("cut", sort=True):
             for i, level in enumerate(levels):
-                inside[i] += _inside(pts["y"].to_numpy(), self.forecast(cut, pts["x"].to_numpy(), check_prob(level))).sum()
-        n = len(self.points)
-        return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
+                counts[i] += _inside(pts["y"].to_numpy(), self.forecast(cut, pts["x"].to_numpy(), check_prob(level))).sum()
+        return counts
 
     def summary(self) -> pd.DataFrame:
         """One row per cut: n_fit (points fitted), x_cut, n_scored, rmsle (of the median),
@@ -143,6 +146,18 @@ class Backtest:
                 row["weights"] = ", ".join(f"{k} {w:.2f}" for k, w in self.weights[cut].items())
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def pooled_calibration(backtests, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame:
+    """`Backtest.calibration` over several backtests (a list, or `backtest_many`'s dict): the share of
+    all their later points inside the central interval at each level (each point counts once, so a
+    curve weighs by its points). Columns level, inside, points."""
+    bts = list(backtests.values()) if isinstance(backtests, dict) else list(backtests)
+    if not bts:
+        raise ValueError("no backtests to pool")
+    inside = sum(bt.inside_counts(levels) for bt in bts)
+    n = sum(len(bt.points) for bt in bts)
+    return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
 
 
 def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: float = 0.9,

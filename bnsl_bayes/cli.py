@@ -385,8 +385,10 @@ def backtest_curves(args, data_path, df, spec) -> dict:
 
 def backtest_tables(results: dict):
     """(summary, points, pooled) of all curves' backtests: the tables with a curve column first when
-    there are groups, and the scores pooled over every curve's later points."""
+    there are groups, and the scores and calibration pooled over every curve's later points."""
     import pandas as pd
+
+    from .backtest import pooled_calibration
 
     summaries, tables = [], []
     for label, bt in results.items():
@@ -399,10 +401,8 @@ def backtest_tables(results: dict):
     summary, points = pd.concat(summaries, ignore_index=True), pd.concat(tables, ignore_index=True)
     pooled = {"curves": len(results), "cuts": len(summary), "points": len(points),
               "inside": int(points["inside"].sum()), "mean_log_density": float(summary["mean_log_density"].mean())}
-    cal = pd.concat([bt.calibration() for bt in results.values()])  # each curve's, pooled by its points
-    cal = (cal.assign(n=cal["inside"] * cal["points"]).groupby("level", sort=True)[["n", "points"]].sum()
-           .pipe(lambda t: t["n"] / t["points"]))
-    pooled["calibration"] = {f"{level:g}": float(v) for level, v in cal.items()}
+    cal = pooled_calibration(results)
+    pooled["calibration"] = {f"{level:g}": float(v) for level, v in zip(cal["level"], cal["inside"])}
     return summary, points, pooled
 
 
@@ -411,7 +411,8 @@ def cmd_backtest(args) -> int:
     data_path, df = curve_table(args)
     labels = [label for label, _ in curves(df, args.group)]
     plots = {label: output_path(args.plot, label, data_path, suffix=".png") for label in labels} if args.plot else {}
-    refuse_overwriting_inputs([p for p in (args.out, *plots.values()) if p], [data_path, args.spec])
+    refuse_overwriting_inputs([p for p in (args.out, args.calibration_plot, *plots.values()) if p],
+                              [data_path, args.spec])
     results = backtest_curves(args, data_path, df, spec)
     summary, points, pooled = backtest_tables(results)
     if args.json:
@@ -436,16 +437,19 @@ def cmd_backtest(args) -> int:
 
         atomic_write(Path(args.out), lambda tmp: points.to_csv(tmp, index=False))
         print(f"wrote {args.out}", file=report)
-    if plots:
+    if plots or args.calibration_plot:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from .plots import plot_backtest
+        from .plots import plot_backtest, plot_calibration
 
-        for label, path in plots.items():
-            fig, _ = plot_backtest(results[label])
+        drawn = {path: (plot_backtest, results[label]) for label, path in plots.items()}
+        if args.calibration_plot:
+            drawn[args.calibration_plot] = (plot_calibration, results)
+        for path, (draw, what) in drawn.items():
+            fig, _ = draw(what)
             save_figure(fig, path)
             plt.close(fig)
             print(f"wrote {path}", file=report)
@@ -875,6 +879,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the per-point table to this CSV (a curve column with --group)")
     p.add_argument("--plot", metavar="FILE", help="also draw each cut's band and the later points to this image "
                                                   "(with --group, FILE_STEM.<group>.png each, or DIR/<group>.png)")
+    p.add_argument("--calibration-plot", metavar="FILE", help="also draw the share of later points inside the "
+                                                              "central interval at each level, over all curves")
     p.add_argument("--workers", type=positive_int, help="local processes the fits are spread over (default 1; "
                                                          "each fit then runs its chains on one core)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the fits on this Dask scheduler, e.g. tcp://host:8786")

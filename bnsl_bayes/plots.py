@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_backtest", "plot_breaks", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
+__all__ = ["plot_backtest", "plot_breaks", "plot_calibration", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
 
 # One colour family for the posterior, a contrasting one for data the fit never saw.
 _POSTERIOR = "tab:blue"
@@ -198,6 +198,37 @@ def plot_backtest(backtest, ax=None, n_grid=100):
                         f"of the fit to {backtest.x_name} " + "; ".join(lines)))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_calibration(backtests, levels=None, ax=None):
+    """Reliability diagram of a backtest, or of several pooled (a list, or `backtest_many`'s dict):
+    at each nominal level, the share of the later points inside their central interval
+    (`backtest.pooled_calibration`). On the diagonal the bands are calibrated; below it they are too
+    narrow, above it too wide. Shaded: where 90% of such shares would fall for the same number of
+    independent points under calibrated bands (Binomial(n, level) / n); later points of one curve
+    are not independent, so the real range is wider. Returns (fig, ax).
+    """
+    from scipy import stats
+
+    from .backtest import Backtest, pooled_calibration
+    from .metrics import DEFAULT_LEVELS
+
+    bts = [backtests] if isinstance(backtests, Backtest) else backtests
+    cal = pooled_calibration(bts, DEFAULT_LEVELS if levels is None else levels)
+    fig, ax = _axes(ax, figsize=(5.2, 5.0))
+    n, level = int(cal["points"].iloc[0]), cal["level"].to_numpy()
+    ax.fill_between(level, stats.binom.ppf(0.05, n, level) / n, stats.binom.ppf(0.95, n, level) / n,
+                    color=_WINDOW, linewidth=0, label=f"90% range for {n} independent points")
+    ax.plot([0, 1], [0, 1], color="0.4", linestyle="--", linewidth=1, label="calibrated")
+    ax.plot(level, cal["inside"], "o-", color=_POSTERIOR, label="observed share inside")
+    lo = min(0.4, float(cal["inside"].min()) - 0.05, float(level.min()) - 0.05)
+    ax.set(xlim=(lo, 1.0), ylim=(lo, 1.01), xlabel="nominal level of the central predictive interval",
+           ylabel="share of later points inside", aspect="equal")
+    items = list(bts.values()) if isinstance(bts, dict) else list(bts)
+    what = items[0].label if len(items) == 1 else f"{len(items)} curves ({items[0].label})"
+    ax.set_title(_title(f"backtest calibration of {what}: {n} later points", width=45))
+    ax.legend(loc="lower right", fontsize="small")
     return fig, ax
 
 

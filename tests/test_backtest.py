@@ -14,7 +14,7 @@ import pytest
 import bnsl_bayes
 from bnsl_bayes import cli, metrics
 from bnsl_bayes.backtest import backtest, cut_size
-from bnsl_bayes.plots import plot_backtest
+from bnsl_bayes.plots import plot_backtest, plot_calibration
 
 
 @pytest.fixture(scope="module")
@@ -195,13 +195,15 @@ def test_cli_backtest_by_group_reports_each_curve_and_the_pooled_share(curve, tm
         data, index=False)
     sampler = [f"--{k}={v}" for k, v in small_sampler.items()]
     assert cli.main(["backtest", str(data), "--x", "x", "--y", "y", "--group", "run", "--cuts", "-3",  # 14 of 17
-                     "--out", str(tmp_path / "bt.csv"), "--plot", str(tmp_path / "bt.png"), *sampler]) == 0
+                     "--out", str(tmp_path / "bt.csv"), "--plot", str(tmp_path / "bt.png"),
+                     "--calibration-plot", str(tmp_path / "cal.png"), *sampler]) == 0
     out = capsys.readouterr().out
     table = pd.read_csv(tmp_path / "bt.csv")
     assert list(table.columns[:2]) == ["curve", "cut"] and table.groupby("curve").size().to_dict() == {"a": 3, "b": 3}
     inside = int(table["inside"].sum())
     assert f"all 2 curves: {inside} of 6 later points inside their 90% intervals" in out
     assert (tmp_path / "bt.a.png").stat().st_size > 0 and (tmp_path / "bt.b.png").stat().st_size > 0
+    assert (tmp_path / "cal.png").stat().st_size > 0
     # A curve too short for the cut is named by its group before anything is written.
     short = tmp_path / "short.csv"
     pd.DataFrame({"run": ["a"] * 17 + ["c"] * 5, "x": np.r_[x, x[:5]], "y": np.r_[y, y[:5]]}).to_csv(short, index=False)
@@ -247,6 +249,18 @@ def test_backtest_many_spreads_the_fits_over_processes_and_matches_each_curve_al
         alone = backtest(x, 1.5 * y, cuts=[14, 12], seed=0, **small_sampler)
     pd.testing.assert_frame_equal(bts["b"].points, alone.points)
     np.testing.assert_array_equal(bts["b"].fits[14].idata.posterior["c0"], alone.fits[14].idata.posterior["c0"])
+
+    # Calibration pooled over the curves: each later point counts once.
+    cal = bnsl_bayes.pooled_calibration(bts).set_index("level")
+    points = pd.concat([bt.points for bt in bts.values()])
+    assert len(points) == 16 and (cal["points"] == 16).all()
+    assert cal.loc[0.9, "inside"] == points["inside"].mean()
+    each = [bt.calibration().set_index("level") for bt in bts.values()]
+    np.testing.assert_allclose(cal["inside"], sum(c["inside"] * c["points"] for c in each) / 16)
+    assert list(cal.index) == [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99] and cal["inside"].is_monotonic_increasing
+    fig, ax = plot_calibration(bts)
+    assert "of 2 curves (bnsl-1): 16 later points" in ax.get_title().replace("\n", " ")
+    np.testing.assert_allclose(ax.get_lines()[-1].get_ydata(), cal["inside"])
 
 
 def test_backtest_many_checks_every_curve_and_option_before_fitting(curve):
