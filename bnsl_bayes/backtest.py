@@ -10,9 +10,10 @@ that came after (rolling-origin evaluation; leave-future-out in Bürkner, Gabry 
 >>> bt.points         # per held-out point: its forecast, whether it fell inside, its log density
 
 A cut is a number of distinct x values fitted (an int >= 3, or a negative int: -1 fits all but the
-last) or a share of them (a float in (0, 1), rounded up); every point past the cut's largest x is scored. Each cut is one full fit (`fit`), with
-the same seed and options. `backtest_many` backtests every curve of a long table; either runs its
-fits one after another here, in local processes or on Dask, through `fit_many`'s task runners.
+last) or a share of them (a float in (0, 1), rounded up); every point past the cut's largest x is
+scored. Each cut is one full fit (`fit`), with the same seed and options. `backtest_many` backtests
+every curve of a long table; either runs its fits one after another here, in local processes or on
+Dask, through `fit_many`'s task runners.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from . import metrics
 from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
 from .fit import Fit, curve_input
 from .many import CurveTask, Job, curve_parts, fingerprint, progress_bar, run_options, run_tasks
-from .spec import averaged_specs, specs_to_fit
+from .spec import specs_to_fit
 from .store import curve_id
 from .validate import check_prob
 
@@ -122,8 +123,9 @@ class Backtest:
         """Number of later points inside their central interval at each level."""
         counts = np.zeros(len(levels), dtype=int)
         for cut, pts in self.points.groupby("cut", sort=True):
+            x, y = pts["x"].to_numpy(), pts["y"].to_numpy()
             for i, level in enumerate(levels):
-                counts[i] += _inside(pts["y"].to_numpy(), self.forecast(cut, pts["x"].to_numpy(), check_prob(level))).sum()
+                counts[i] += _inside(y, self.forecast(cut, x, check_prob(level))).sum()
         return counts
 
     def summary(self) -> pd.DataFrame:
@@ -264,14 +266,16 @@ class _Run:
     def make(cls, seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options):
         changes = dict(priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
         specs = specs_to_fit(breaks, spec, **changes)
-        return cls(specs, averaged_specs(breaks, spec, **changes) is not None, seed, check_prob(prob),
-                   run_options(specs, fit_options, workers, client), workers, client)
+        # More than one spec is a model average (averaged_specs refuses an average of one).
+        return cls(specs, len(specs) > 1, seed, check_prob(prob), run_options(specs, fit_options, workers, client),
+                   workers, client)
 
     def backtests(self, curves: list, progress: bool, warn: bool) -> dict:
         """{curve key: Backtest}: every cut of every curve fitted (all of one spec, then the next:
         each worker compiles a spec once), then scored here."""
         fits = {}
-        with progress_bar(len(self.specs) * sum(len(c.sizes) for c in curves), progress, "backtest fits", "fit") as bar:
+        n_fits = len(self.specs) * sum(len(c.sizes) for c in curves)
+        with progress_bar(n_fits, progress, "backtest fits", "fit") as bar:
             for spec in self.specs:
                 cut_of, tasks = {}, []
                 for c in curves:
@@ -280,8 +284,9 @@ class _Run:
                         xs, ys = pd.Series(c.xs[seen], name=c.x_name), pd.Series(c.ys[seen], name=c.y_name)
                         label = c.where(size)
                         cut_of[label] = (c.key, size)
-                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed, self.options),
-                                               self.seed, xs, ys))
+                        # The label names the curve and cut in messages; it is unique (it holds both).
+                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed,
+                                                                                   self.options), self.seed, xs, ys))
                 for out in run_tasks(tasks, Job(spec, self.options, None, None), self.workers, self.client):
                     if out.status != "done":
                         raise RuntimeError(f"backtest {out.key}: {spec.name}: "

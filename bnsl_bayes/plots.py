@@ -222,13 +222,12 @@ def plot_calibration(backtests, levels=None, ax=None):
                     color=_WINDOW, linewidth=0, label=f"90% range for {n} independent points")
     ax.plot([0, 1], [0, 1], color="0.4", linestyle="--", linewidth=1, label="calibrated")
     ax.plot(level, cal["inside"], "o-", color=_POSTERIOR, label="observed share inside")
-    lo = min(0.4, float(cal["inside"].min()) - 0.05, float(level.min()) - 0.05)
-    ax.set(xlim=(lo, 1.0), ylim=(lo, 1.01), xlabel="nominal level of the central predictive interval",
-           ylabel="share of later points inside", aspect="equal")
+    ax.set(xlim=(float(level.min()) - 0.05, 1.0), ylim=(min(0.4, float(cal["inside"].min()) - 0.05), 1.01),
+           xlabel="nominal level of the central predictive interval", ylabel="share of later points inside")
     items = list(bts.values()) if isinstance(bts, dict) else list(bts)
     what = items[0].label if len(items) == 1 else f"{len(items)} curves ({items[0].label})"
     ax.set_title(_title(f"backtest calibration of {what}: {n} later points", width=45))
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="best", fontsize="small")
     return fig, ax
 
 
