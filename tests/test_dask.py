@@ -132,3 +132,18 @@ def test_backtest_on_dask_matches_the_local_backtest(client):
     assert list(on_dask) == ["a", "b"]
     for key in "ab":
         pd.testing.assert_frame_equal(on_dask[key].points, local[key].points)
+
+
+def test_cli_backtest_runs_its_fits_on_a_scheduler(client, tmp_path, capsys):
+    from bnsl_bayes import backtest_many, cli
+
+    df = long_table("ab")
+    data = tmp_path / "curves.csv"
+    df.to_csv(data, index=False)
+    sampler = [f"--{k}={v}" for k, v in OPTS.items()]
+    assert cli.main(["backtest", str(data), "--x", "n", "--y", "loss", "--group", "task", "--cuts", "-2",
+                     "--scheduler", client.scheduler.address, "--out", str(tmp_path / "bt.csv"), *sampler]) == 0
+    assert "all 2 curves:" in capsys.readouterr().out
+    local = backtest_many(df, "n", "loss", "task", cuts=[-2], warn=False, **OPTS)
+    table = pd.read_csv(tmp_path / "bt.csv")
+    np.testing.assert_allclose(table["median"], pd.concat([local[k].points for k in "ab"])["median"])
