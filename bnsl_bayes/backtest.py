@@ -77,7 +77,8 @@ class Backtest:
     median, lower, upper (central `prob` interval of the posterior predictive), inside,
     log_density (log predictive density of y, density of y), efolds_past (log(x / x_cut)).
     fits: {cut: Fit}, or {cut: {spec name: Fit}} for a model average; weights: {cut: {spec name:
-    LOO stacking weight}} for a model average, else empty.
+    LOO stacking weight}} for a model average, else empty. failed: {cut: reason} of cuts whose fit
+    raised (a sampler error, a lost worker): left out of points and fits, and warned about.
     """
 
     points: pd.DataFrame
@@ -87,6 +88,7 @@ class Backtest:
     x_name: str = "x"
     y_name: str = "y"
     weights: dict = field(default_factory=dict)
+    failed: dict = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -272,8 +274,11 @@ class _Run:
 
     def backtests(self, curves: list, progress: bool, warn: bool) -> dict:
         """{curve key: Backtest}: every cut of every curve fitted (all of one spec, then the next:
-        each worker compiles a spec once), then scored here."""
-        fits = {}
+        each worker compiles a spec once), then scored here. A fit that raises (the data were checked
+        before any fit, so a sampler error or a lost worker) drops its cut, with a warning naming it,
+        and the rest of the run is kept, as fit_many keeps its other curves; a curve with no cut left
+        is left out of the answer, and if nothing is left the run raises."""
+        fits, failed = {}, {}
         n_fits = len(self.specs) * sum(len(c.sizes) for c in curves)
         with progress_bar(n_fits, progress, "backtest fits", "fit") as bar:
             for spec in self.specs:
@@ -288,17 +293,32 @@ class _Run:
                         tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed,
                                                                                    self.options), self.seed, xs, ys))
                 for out in run_tasks(tasks, Job(spec, self.options, None, None), self.workers, self.client):
-                    if out.status != "done":
-                        raise RuntimeError(f"backtest {out.key}: {spec.name}: "
-                                           f"{out.error.removeprefix(f'curve {out.key!r}: ')}")
-                    fits[(*cut_of[out.key], spec.name)] = out.fit
+                    if out.status == "done":
+                        fits[(*cut_of[out.key], spec.name)] = out.fit
+                    else:  # in a model average, one failed spec drops the cut: never averaged over fewer
+                        reason = out.error.removeprefix(f"curve {out.key!r}: ")
+                        failed.setdefault(cut_of[out.key], []).append(f"{spec.name}: {reason}")
                     bar.update()
-        results = {c.key: self._score(c, {size: {s.name: fits[(c.key, size, s.name)] for s in self.specs}
-                                          for size in c.sizes}) for c in curves}
+        results = {}
+        for c in curves:
+            kept = [size for size in c.sizes if (c.key, size) not in failed]
+            if kept:
+                results[c.key] = self._score(c, {size: {s.name: fits[(c.key, size, s.name)] for s in self.specs}
+                                                 for size in kept})
+                results[c.key].failed = {size: "; ".join(failed[(c.key, size)]) for size in c.sizes
+                                         if (c.key, size) in failed}
+        if failed:
+            where = {(c.key, size): c.where(size) for c in curves for size in c.sizes}
+            message = (f"backtest: {len(failed)} of {len(where)} cuts failed and are left out: "
+                       + "; ".join(f"{where[k]}: {' / '.join(reasons)}" for k, reasons in failed.items()))
+            if not results:
+                raise RuntimeError(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
         if warn:
             for c in curves:
-                for size in c.sizes:
-                    for f in results[c.key].cut_fits(size):
+                bt = results.get(c.key)
+                for size in bt.fits if bt else []:
+                    for f in bt.cut_fits(size):
                         _warn_for_cut(f, c.where(size))
         return results
 

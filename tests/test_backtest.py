@@ -276,3 +276,29 @@ def test_backtest_many_checks_every_curve_and_option_before_fitting(curve):
         backtest(*curve, tunes=100)
     with pytest.raises(ValueError, match="draws"):
         backtest(*curve, draws=0)
+
+
+def test_a_cut_whose_fit_fails_is_left_out_named_and_the_rest_kept(curve, small_sampler, monkeypatch):
+    """A sampler error (faked: the data were fine) drops that cut only, with a warning naming it;
+    fit_many's runners turn the exception into a failed outcome, as they do for fit_many."""
+    from bnsl_bayes import many
+
+    real_fit = many.fit
+
+    def fit(x, y, **kwargs):
+        if len(x) == 12 and y.iloc[0] > 1.5 * curve[1][0] - 1e-9:  # curve b (y x 1.5), cut 12
+            raise FloatingPointError("sampler blew up")
+        return real_fit(x, y, **kwargs)
+
+    monkeypatch.setattr(many, "fit", fit)
+    with pytest.warns(RuntimeWarning, match=r"backtest: 1 of 4 cuts failed and are left out: curve 'b', cut 12 "
+                                            r"\(x <= 640\): bnsl-1: FloatingPointError: sampler blew up"):
+        bts = bnsl_bayes.backtest_many(two_curves(curve), "x", "y", "run", cuts=[12, 14], warn=False,
+                                       **small_sampler)
+    assert sorted(bts["a"].fits) == [12, 14] and bts["a"].failed == {}
+    assert sorted(bts["b"].fits) == [14] and set(bts["b"].points["cut"]) == {14}
+    assert bts["b"].failed == {12: "bnsl-1: FloatingPointError: sampler blew up"}
+    # Nothing left: the run raises, naming what failed.
+    x, y = curve
+    with pytest.raises(RuntimeError, match="1 of 1 cuts failed.*cut 12 \\(x <= 640\\)"):
+        backtest(x, 1.5 * y, cuts=[12], **small_sampler)
