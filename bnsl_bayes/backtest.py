@@ -152,13 +152,21 @@ class Backtest:
         return pd.DataFrame(rows)
 
 
+def as_backtests(backtests) -> list:
+    """A Backtest, a list of them or `backtest_many`'s dict, as a non-empty list."""
+    if isinstance(backtests, Backtest):
+        return [backtests]
+    bts = list(backtests.values()) if isinstance(backtests, dict) else list(backtests)
+    if not bts:
+        raise ValueError("no backtests given")
+    return bts
+
+
 def pooled_calibration(backtests, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame:
     """`Backtest.calibration` over several backtests (a list, or `backtest_many`'s dict): the share of
     all their later points inside the central interval at each level (each point counts once, so a
     curve weighs by its points). Columns level, inside, points."""
-    bts = list(backtests.values()) if isinstance(backtests, dict) else list(backtests)
-    if not bts:
-        raise ValueError("no backtests to pool")
+    bts = as_backtests(backtests)
     inside = sum(bt.inside_counts(levels) for bt in bts)
     n = sum(len(bt.points) for bt in bts)
     return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
@@ -228,11 +236,13 @@ class _Curve:
     x_name: str
     y_name: str
     sizes: tuple
+    distinct: np.ndarray  # the sorted distinct x: cut size n ends at distinct[n - 1]
 
     @classmethod
     def make(cls, key, x, y, cuts, x_name, y_name) -> "_Curve":
         xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
-        n_distinct = len(np.unique(xs))
+        distinct = np.unique(xs)
+        n_distinct = len(distinct)
         cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
         if not cut_list:
             raise ValueError("cuts is empty: give at least one cut")
@@ -241,10 +251,10 @@ class _Curve:
             if s in sizes[:i]:
                 raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
                                  f"distinct x: give each cut once")
-        return cls(key, xs, ys, x_name, y_name, tuple(sorted(sizes)))
+        return cls(key, xs, ys, x_name, y_name, tuple(sorted(sizes)), distinct)
 
     def x_cut(self, size: int) -> float:
-        return np.unique(self.xs)[size - 1]
+        return self.distinct[size - 1]
 
     def where(self, size: int) -> str:
         """'cut 9 (x <= 544)', with the curve first when there are several."""
@@ -296,8 +306,7 @@ class _Run:
                     if out.status == "done":
                         fits[(*cut_of[out.key], spec.name)] = out.fit
                     else:  # in a model average, one failed spec drops the cut: never averaged over fewer
-                        reason = out.error.removeprefix(f"curve {out.key!r}: ")
-                        failed.setdefault(cut_of[out.key], []).append(f"{spec.name}: {reason}")
+                        failed.setdefault(cut_of[out.key], []).append(f"{spec.name}: {out.reason}")
                     bar.update()
         results = {}
         for c in curves:

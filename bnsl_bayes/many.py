@@ -69,7 +69,8 @@ class Job:
 class Outcome:
     key: object
     status: str  # "done", "skipped" or "failed"
-    error: str | None = None
+    error: str | None = None  # "curve <key>: <reason>", as fit_many reports and stores it
+    reason: str | None = None  # the reason alone, for callers that name the task their own way
     diagnostics: dict | None = None
     path: str | None = None
     fit: Fit | None = None  # only without a store; with one, fits are read back from disk
@@ -157,7 +158,7 @@ def record_failure(task: CurveTask, job: Job, reason: str, store: Store | None =
     store = store or (Store(job.store, job.group) if job.store else None)
     if store is not None:
         store.write_error(task.key, task.cid, task.fingerprint, error)
-    return Outcome(task.key, "failed", error=error, seconds=seconds)
+    return Outcome(task.key, "failed", error=error, reason=reason, seconds=seconds)
 
 
 # ---- where tasks run -----------------------------------------------------------------------------
@@ -176,8 +177,9 @@ def _collect(completed, task_of: dict, job: Job, check_path: bool = False):
             getattr(fut, "release", lambda: None)()
         if check_path and out.path and not Path(out.path).exists():
             # Workers wrote somewhere this process cannot see: the store must be on a shared filesystem.
-            out = Outcome(task.key, "failed", error=f"curve {task.key!r}: worker wrote {out.path}, which "
-                          "this machine cannot see; put the store on a filesystem shared with the workers")
+            reason = (f"worker wrote {out.path}, which this machine cannot see; put the store on a filesystem "
+                      "shared with the workers")
+            out = Outcome(task.key, "failed", error=f"curve {task.key!r}: {reason}", reason=reason)
         yield out
 
 

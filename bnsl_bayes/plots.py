@@ -211,11 +211,11 @@ def plot_calibration(backtests, levels=None, ax=None):
     """
     from scipy import stats
 
-    from .backtest import Backtest, pooled_calibration
+    from .backtest import as_backtests, pooled_calibration
     from .metrics import DEFAULT_LEVELS
 
-    bts = [backtests] if isinstance(backtests, Backtest) else backtests
-    cal = pooled_calibration(bts, DEFAULT_LEVELS if levels is None else levels)
+    items = as_backtests(backtests)
+    cal = pooled_calibration(items, DEFAULT_LEVELS if levels is None else levels)
     fig, ax = _axes(ax, figsize=(5.2, 5.0))
     n, level = int(cal["points"].iloc[0]), cal["level"].to_numpy()
     ax.fill_between(level, stats.binom.ppf(0.05, n, level) / n, stats.binom.ppf(0.95, n, level) / n,
@@ -224,7 +224,6 @@ def plot_calibration(backtests, levels=None, ax=None):
     ax.plot(level, cal["inside"], "o-", color=_POSTERIOR, label="observed share inside")
     ax.set(xlim=(float(level.min()) - 0.05, 1.0), ylim=(min(0.4, float(cal["inside"].min()) - 0.05), 1.01),
            xlabel="nominal level of the central predictive interval", ylabel="share of later points inside")
-    items = list(bts.values()) if isinstance(bts, dict) else list(bts)
     what = items[0].label if len(items) == 1 else f"{len(items)} curves ({items[0].label})"
     ax.set_title(_title(f"backtest calibration of {what}: {n} later points", width=45))
     ax.legend(loc="best", fontsize="small")
