@@ -240,7 +240,7 @@ class _Curve:
 
     @classmethod
     def make(cls, key, x, y, cuts, x_name, y_name) -> "_Curve":
-        xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
+        xs, ys, x_name, y_name, _ = curve_input(x, y, x_name, y_name)
         distinct = np.unique(xs)
         n_distinct = len(distinct)
         cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]

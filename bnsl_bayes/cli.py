@@ -183,7 +183,11 @@ def kept_path(out: Path, spec_name: str) -> Path:
     return out.with_name(f"{out.stem}.{spec_name}{out.suffix or '.nc'}")
 
 
-def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
+Y_ERR_HELP = ("column of the known standard error of each y, same units as y (e.g. sqrt(p(1-p)/n) for an "
+              "error rate on n test examples): a noisy point pulls the curve less (default: none)")
+
+
+def fit_one(x, y, breaks, args, x_name, y_name, spec=None, y_err=None):
     """Fit one curve; returns (fit, fits, note, warnings). breaks="auto" fits 0, 1 and 2 breaks and
     keeps the one `bnsl_bayes.choose` picks by PSIS-LOO, with `note` saying why, and `fits` holds all
     three by spec name (the kept one alone otherwise); `spec` (a loaded ModelSpec) replaces the
@@ -193,7 +197,7 @@ def fit_one(x, y, breaks, args, x_name, y_name, spec=None):
     import bnsl_bayes
     from bnsl_bayes.spec import shipped_name
 
-    kw = dict(seed=args.seed, x_name=x_name, y_name=y_name, progress=show_progress(args),
+    kw = dict(seed=args.seed, x_name=x_name, y_name=y_name, y_err=y_err, progress=show_progress(args),
               **sampler_options(args))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
@@ -238,8 +242,8 @@ def choose_by_loo(fits: dict):
 def cmd_fit(args) -> int:
     from tqdm.auto import tqdm
 
+    from .fit import curve_input
     from .spec import load_spec
-    from .validate import check_xy
 
     spec = None
     if args.spec is not None:  # a spec names its own breaks and shape: refuse settings that disagree
@@ -252,15 +256,17 @@ def cmd_fit(args) -> int:
         raise ValueError("--keep-all writes the three fits --breaks auto compares: use it with --breaks auto")
     data_path = Path(args.data)
     df = read_table(data_path, text_columns=args.group or ())
-    require_columns(df, [args.x, args.y, *(args.group or [])], data_path)
-    df = numeric_columns(df, [args.x, args.y], data_path)
+    numbers = [args.x, args.y, *([args.y_err] if args.y_err else [])]
+    require_columns(df, [*numbers, *(args.group or [])], data_path)
+    df = numeric_columns(df, numbers, data_path)
     groups = list(curves(df, args.group))
+    errors = (lambda rows: rows[args.y_err]) if args.y_err else (lambda rows: None)
     # Check every curve before sampling any: a bad row 900 should not cost 899 rows of fitting.
     targets, written = {}, {}  # label -> OUT; every file to write -> its curve's label
     for label, rows in groups:
         where = data_path.name if label is None else f"{data_path.name}, group {label}"
         try:
-            check_xy(rows[args.x], rows[args.y], args.x, args.y)
+            curve_input(rows[args.x], rows[args.y], args.x, args.y, errors(rows))
         except ValueError as e:
             raise ValueError(f"{where}: {e}") from None
         out = output_path(args.out, label, data_path)
@@ -275,7 +281,8 @@ def cmd_fit(args) -> int:
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
     for label, rows in bar:
-        fit, fits, note, problems = fit_one(rows[args.x], rows[args.y], breaks, args, args.x, args.y, spec)
+        fit, fits, note, problems = fit_one(rows[args.x], rows[args.y], breaks, args, args.x, args.y, spec,
+                                            errors(rows))
         fit.save(targets[label])
         prefix = "" if label is None else f"[{label}] "
         print(f"{prefix}{describe(fit)} -> {targets[label]}", flush=True)
@@ -770,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement")
     p.add_argument("--x", required=True, help="column of the scale variable (data, compute, parameters)")
     p.add_argument("--y", required=True, help="column of the measured quantity (loss, error)")
+    p.add_argument("--y-err", metavar="COL", help=Y_ERR_HELP)
     p.add_argument("--breaks", type=parse_breaks,
                    help="number of breaks, or 'auto' to fit 0, 1 and 2 and keep the fewest breaks whose "
                         "PSIS-LOO is within one standard error of the best (default 1, or the --spec's)")

@@ -13,7 +13,7 @@ from . import forecast as fc
 from .model import CurveData
 from .sampling import sample
 from .spec import ModelSpec, load_spec
-from .validate import check_prob, check_targets, check_x_new, check_xy
+from .validate import check_prob, check_targets, check_x_new, check_xy, check_y_err
 
 R_HAT_LIMIT = 1.01
 # Chains whose median break positions differ by more than this factor sit in different modes.
@@ -97,6 +97,17 @@ class Fit:
         return self.idata.observed_data["y"].values
 
     @property
+    def y_err(self) -> np.ndarray | None:
+        """The known standard errors of y the fit was given (`fit(..., y_err=)`), or None."""
+        obs = self.idata.observed_data
+        return obs["y_err"].values if "y_err" in obs else None
+
+    @property
+    def log_y_se(self) -> np.ndarray | None:
+        """Those standard errors on log y (y_err / y), as the likelihood uses them, or None."""
+        return None if self.y_err is None else self.y_err / self.y
+
+    @property
     def breaks(self) -> int:
         return self.spec.breaks
 
@@ -145,10 +156,15 @@ class Fit:
         prob = check_prob(prob)
         return fc.summarize(ly, prob)
 
-    def log_predictive_density(self, x_new, y_new) -> np.ndarray:
-        """log posterior predictive density of each observed y_new at x_new (density of y)."""
+    def log_predictive_density(self, x_new, y_new, y_err=None) -> np.ndarray:
+        """log posterior predictive density of each observed y_new at x_new (density of y).
+
+        y_err: known standard errors of the y_new measurements (as `fit`'s), which widen each
+        point's noise as in the likelihood; without them a new point carries the model's noise only.
+        """
         x_new, y_new = check_xy(x_new, y_new, "x_new", "y_new", min_distinct_x=1)
-        return fc.log_predictive_density(self.posterior, x_new, y_new, self.drift)
+        se = None if y_err is None else check_y_err(y_err, len(y_new), "y_err") / y_new
+        return fc.log_predictive_density(self.posterior, x_new, y_new, self.drift, se)
 
     # breaks and targets ------------------------------------------------------------------------
     def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
@@ -396,17 +412,18 @@ class Fit:
 
 
 def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict, x_name: str, y_name: str,
-               stack_chains: bool = False):
+               stack_chains: bool = False, data_y_err=None):
     """Attach observed data, pointwise log-likelihood and metadata to sampled InferenceData."""
     import arviz as az
 
-    ll = fc.pointwise_log_density(idata.posterior, data_x, data_y).rename("y").to_dataset()
+    se = None if data_y_err is None else data_y_err / data_y
+    ll = fc.pointwise_log_density(idata.posterior, data_x, data_y, log_y_se=se).rename("y").to_dataset()
     stacking = fc.chain_stacking_weights(ll["y"].values)
     n_chain = len(stacking)
     weights = stacking if stack_chains else np.full(n_chain, 1.0 / n_chain)
     out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
-                           observed_data=observed(data_x, data_y), log_likelihood=ll)
-    out.posterior.attrs.update(metadata(spec, seed, data_x, data_y, x_name, y_name))
+                           observed_data=observed(data_x, data_y, data_y_err), log_likelihood=ll)
+    out.posterior.attrs.update(metadata(spec, seed, data_x, data_y, x_name, y_name, data_y_err))
     out.posterior.attrs.update({
         "sampler": json.dumps(sampler),
         "chain_weights": json.dumps([float(w) for w in weights]),
@@ -415,12 +432,13 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     return out
 
 
-def observed(data_x, data_y) -> xr.Dataset:
+def observed(data_x, data_y, data_y_err=None) -> xr.Dataset:
     """The curve's data as a saved fit (or prior) holds it: the window every answer is relative to."""
-    return xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y)})
+    err = {} if data_y_err is None else {"y_err": ("obs", data_y_err)}
+    return xr.Dataset({"x": ("obs", data_x), "y": ("obs", data_y), **err})
 
 
-def metadata(spec: ModelSpec, seed: int, data_x, data_y, x_name: str, y_name: str) -> dict:
+def metadata(spec: ModelSpec, seed: int, data_x, data_y, x_name: str, y_name: str, data_y_err=None) -> dict:
     """Attributes of the draws' group that `Fit` (and `load`) need to rebuild the answers."""
     from . import __version__
     from .io import FORMAT_VERSION
@@ -431,24 +449,32 @@ def metadata(spec: ModelSpec, seed: int, data_x, data_y, x_name: str, y_name: st
         "format_version": FORMAT_VERSION,
         "spec": spec_json,
         "seed": int(seed),
-        "stream_key": format(fc.stream_key(seed, data_x, data_y, spec_json), "032x"),
+        "stream_key": format(fc.stream_key(seed, data_x, data_y, spec_json, data_y_err), "032x"),
         "x_name": x_name,
         "y_name": y_name,
     }
 
 
-def curve_input(x, y, x_name: str | None, y_name: str | None):
-    """(x, y, x_name, y_name) of one curve as every model-building entry point takes it: names from
-    the arguments, else from pandas Series, else "x"/"y"; the data checked (`check_xy`, errors name
-    the column and row) and sorted by x, then y, so that row order never changes a result."""
+def curve_input(x, y, x_name: str | None, y_name: str | None, y_err=None):
+    """(x, y, x_name, y_name, y_err) of one curve as every model-building entry point takes it: names
+    from the arguments, else from pandas Series, else "x"/"y"; the data checked (`check_xy`,
+    `check_y_err`: errors name the column and row) and sorted by x, then y (then y_err), so that row
+    order never changes a result. y_err stays None when not given."""
     x_name = str(x_name or getattr(x, "name", None) or "x")
     y_name = str(y_name or getattr(y, "name", None) or "y")
     xs, ys = check_xy(x, y, x_name, y_name)
-    order = np.lexsort((ys, xs))
-    return xs[order], ys[order], x_name, y_name
+    if y_err is None:
+        order = np.lexsort((ys, xs))
+        return xs[order], ys[order], x_name, y_name, None
+    if hasattr(y, "iloc") and hasattr(y_err, "iloc") and not y.index.equals(y_err.index):
+        raise ValueError(f"{y_name!r} and its y_err are pandas objects with different indexes; values are paired "
+                         "by position, not by label: align them first or pass plain arrays (.to_numpy())")
+    errs = check_y_err(y_err, len(ys), str(getattr(y_err, "name", None) or "y_err"))
+    order = np.lexsort((errs, ys, xs))
+    return xs[order], ys[order], x_name, y_name, errs[order]
 
 
-def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: dict | None = None,
+def fit(x, y, breaks: int | None = None, seed: int = 0, *, y_err=None, spec=None, priors: dict | None = None,
         likelihood: str | None = None, drift_per_efold: float | None = None, x_name: str | None = None,
         y_name: str | None = None, progress: bool = False, warn: bool = True, stack_chains: bool = False,
         **sampler) -> Fit:
@@ -457,6 +483,11 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     x, y: arrays, lists or pandas Series (repeated x, e.g. seeds, are fine). Order does not
     matter: the pairs are sorted by x (then y) before sampling, so any row order gives the same fit.
     breaks: number of breaks (default 1, or the spec's); with `spec` as well, they must agree.
+    y_err: known standard error of each y (same units as y; e.g. sqrt(p (1 - p) / n) for an error
+    rate p measured on n test examples), or None. Point j's noise on log y is then
+    sqrt(noise^2 + (y_err_j / y_j)^2): a noisy measurement pulls the curve less, and the model's
+    own noise is the scatter beyond it. Forecasts are of a new run's y with the model's noise only
+    (the error of a measurement not yet made is unknown).
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
     drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone).
@@ -471,14 +502,14 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: di
     >>> f = fit([1e6, 2e6, 4e6, 8e6, 1.6e7], [0.9, 0.8, 0.72, 0.66, 0.62], breaks=0)  # doctest: +SKIP
     >>> f.forecast([3.2e7])  # doctest: +SKIP
     """
-    xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
+    xs, ys, x_name, y_name, errs = curve_input(x, y, x_name, y_name, y_err)
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     with warnings.catch_warnings():
         # PyTensor warns, once per process, that it found no BLAS to link: nothing here multiplies
         # matrices (nutpie runs the model through numba), so the warning would only alarm.
         warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
-        idata, settings = sample(spec, CurveData.from_xy(xs, ys), seed=seed, progress=progress, **sampler)
-        result = Fit(make_idata(idata, xs, ys, spec, seed, settings, x_name, y_name, stack_chains))
+        idata, settings = sample(spec, CurveData.from_xy(xs, ys, errs), seed=seed, progress=progress, **sampler)
+        result = Fit(make_idata(idata, xs, ys, spec, seed, settings, x_name, y_name, stack_chains, errs))
     if warn:
         result.warn_if_unconverged()
         result.warn_if_rising()

@@ -61,7 +61,7 @@ class Drift:
         return self.per_efold * (eta_above[..., None] * above + eta_below[..., None] * below)
 
 
-def stream_key(seed: int, x, y, spec_json: str) -> int:
+def stream_key(seed: int, x, y, spec_json: str, y_err=None) -> int:
     """Entropy of a fit's noise, drift and resampling streams: its seed mixed with its data and spec.
 
     Why not the seed alone: every fit made with the same seed (0 unless the caller picks one) would
@@ -69,11 +69,15 @@ def stream_key(seed: int, x, y, spec_json: str) -> int:
     draw i of another, and a draw-by-draw difference between their forecasts (will run A beat run B
     at 1e12?) would cancel them and come out too sure. Mixing in the data and the spec gives fits of
     different curves, or of one curve under different specs, independent streams, while a fit stays
-    reproducible: the same seed, data and spec give the same key.
+    reproducible: the same seed, data and spec give the same key. Known errors of y (`y_err`), when
+    given, are part of the data; without them the key is what it was before they could be given.
     """
     h = hashlib.sha256()
-    for part in (str(int(seed)).encode(), np.ascontiguousarray(x, dtype="<f8").tobytes(),
-                 np.ascontiguousarray(y, dtype="<f8").tobytes(), spec_json.encode()):
+    parts = [str(int(seed)).encode(), np.ascontiguousarray(x, dtype="<f8").tobytes(),
+             np.ascontiguousarray(y, dtype="<f8").tobytes(), spec_json.encode()]
+    if y_err is not None:
+        parts.append(np.ascontiguousarray(y_err, dtype="<f8").tobytes())
+    for part in parts:
         h.update(len(part).to_bytes(8, "little"))  # length-prefixed: no two inputs hash alike by shifting bytes
         h.update(part)
     return int.from_bytes(h.digest()[:16], "little")
@@ -202,18 +206,22 @@ def _t_plus_normal_block(r, nu, scale, sd):
     return np.log(np.exp(terms - top[..., None]).sum(axis=-1)) + top + np.log(du)
 
 
-def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = None) -> xr.DataArray:
+def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = None,
+                          log_y_se=None) -> xr.DataArray:
     """log p(y_j | draw) of observations y (density of y, not log y), dims (chain, draw, obs).
 
     With `drift`, the drift is integrated out per draw, exactly: for the normal likelihood the
     variances add; for the Student-t likelihood the density of t noise plus normal drift is
     computed by quadrature (`t_plus_normal_logpdf`), so it is the density of the very draws a
-    forecast is made of.
+    forecast is made of. `log_y_se`, known standard errors of log y (one per point), widen each
+    point's noise scale to sqrt(noise^2 + se^2), as the model's likelihood does (model.py).
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
     mu = log_curve_draws(posterior, x).values
     p = param_draws(posterior)
     sigma = p["sigma"][..., None]
+    if log_y_se is not None:
+        sigma = np.sqrt(sigma**2 + np.asarray(log_y_se, float) ** 2)
     ly = np.log(y)
     drift_sd = drift.sd(x) if _drifted(drift) else np.zeros_like(x)
     if p["nu"] is None:
@@ -223,14 +231,16 @@ def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = Non
         lp = stats.t.logpdf(ly, df=nu, loc=mu, scale=sigma)
         past = drift_sd > 0  # inside the window the t alone is exact; the quadrature only where it must
         if past.any():
-            lp[..., past] = t_plus_normal_logpdf(ly[past] - mu[..., past], nu, sigma, drift_sd[past])
+            lp[..., past] = t_plus_normal_logpdf(ly[past] - mu[..., past], nu,
+                                                 np.broadcast_to(sigma, mu.shape)[..., past], drift_sd[past])
     # Change of variables from log y to y, so densities compare across models and with y-space metrics.
     return xr.DataArray(lp - ly, dims=("chain", "draw", "obs"))
 
 
-def log_predictive_density(posterior: xr.Dataset, x, y, drift: Drift | None = None) -> np.ndarray:
+def log_predictive_density(posterior: xr.Dataset, x, y, drift: Drift | None = None,
+                           log_y_se=None) -> np.ndarray:
     """log of the posterior predictive density of each y (mixture over draws), one per point."""
-    lp = pointwise_log_density(posterior, x, y, drift).values.reshape(-1, len(np.atleast_1d(y)))
+    lp = pointwise_log_density(posterior, x, y, drift, log_y_se).values.reshape(-1, len(np.atleast_1d(y)))
     return special.logsumexp(lp, axis=0) - np.log(lp.shape[0])
 
 

@@ -53,6 +53,7 @@ class CurveTask:
     seed: int
     x: pd.Series
     y: pd.Series
+    y_err: pd.Series | None = None  # known standard errors of y (fit_many's y_err column), else None
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,14 @@ def curve_seed(seed: int, key) -> int:
     return int(digest[:8], 16) % 2**31
 
 
-def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler: dict) -> str:
+def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler: dict,
+                y_err: pd.Series | None = None) -> str:
     """Hash of everything a curve's posterior depends on; a changed curve gets a new fingerprint."""
     # The (x, y) pairs as given, invalid ones included (fixing a bad row refits), in an order that
     # does not depend on the table's row order: `fit` sorts them, so row order changes nothing.
-    pairs = sorted(zip(x.tolist(), y.tolist()), key=repr)
+    # With known errors, (x, y, y_err) triples; without, the pairs of stores made before errors existed.
+    columns = (x, y) if y_err is None else (x, y, y_err)
+    pairs = sorted(zip(*(c.tolist() for c in columns)), key=repr)
     # Settings as the fit will use them: passing a spec's or fit's own default changes nothing.
     resolved = {**sampler_settings(spec, {k: v for k, v in sampler.items() if k in SAMPLER_KEYS}),
                 **{k: v for k, v in sampler.items()
@@ -107,7 +111,7 @@ def fingerprint(x: pd.Series, y: pd.Series, spec: ModelSpec, seed: int, sampler:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 
-def curve_parts(data: pd.DataFrame, x: str, y: str, group) -> list:
+def curve_parts(data: pd.DataFrame, x: str, y: str, group, y_err: str | None = None) -> list:
     """(key, rows) per curve of a long table, sorted by key; the table's shape checked first (columns
     present, no empty group cell: pandas would drop that row from every curve without a word)."""
     if not isinstance(data, pd.DataFrame):
@@ -117,20 +121,22 @@ def curve_parts(data: pd.DataFrame, x: str, y: str, group) -> list:
         raise ValueError("group must name at least one column")
     if data.empty:
         raise ValueError("data has no rows: nothing to fit")
-    missing = [c for c in (x, y, *cols) if c not in data.columns]
+    missing = [c for c in (x, y, *([y_err] if y_err is not None else []), *cols) if c not in data.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the data; its columns are {list(data.columns)}")
     check_group_columns(data, cols)
     return list(data.groupby(cols[0] if len(cols) == 1 else cols, sort=True))
 
 
-def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: ModelSpec, sampler: dict):
+def curve_tasks(data: pd.DataFrame, x: str, y: str, group, seed: int, spec: ModelSpec, sampler: dict,
+                y_err: str | None = None):
     """Split the long table into one task per curve (sorted by key)."""
     tasks = []
-    for key, part in curve_parts(data, x, y, group):
+    for key, part in curve_parts(data, x, y, group, y_err):
         s = curve_seed(seed, key)
-        tasks.append(CurveTask(key, curve_id(key), fingerprint(part[x], part[y], spec, s, sampler), s,
-                               part[x], part[y]))
+        err = None if y_err is None else part[y_err]
+        tasks.append(CurveTask(key, curve_id(key), fingerprint(part[x], part[y], spec, s, sampler, err), s,
+                               part[x], part[y], err))
     return tasks
 
 
@@ -140,7 +146,7 @@ def run_curve(task: CurveTask, job: Job) -> Outcome:
     t0 = time.perf_counter()
     store = Store(job.store, job.group) if job.store else None
     try:
-        result = fit(task.x, task.y, spec=job.spec, seed=task.seed, warn=False, **job.fit_options)
+        result = fit(task.x, task.y, spec=job.spec, seed=task.seed, y_err=task.y_err, warn=False, **job.fit_options)
     except Exception as e:  # bad data (ValueError naming column and row) or a sampler failure
         return record_failure(task, job, f"{type(e).__name__}: {e}", store, time.perf_counter() - t0)
     result.idata.posterior.attrs.update(curve_key=key_json(task.key), curve_fingerprint=task.fingerprint)
@@ -262,12 +268,13 @@ def run_options(specs: list, fit_options: dict, workers: int | None, client) -> 
 
 # ---- the entry point -----------------------------------------------------------------------------
 def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None = None, seed: int = 0, store=None,
-             client=None, workers: int | None = None, progress: bool = False, *, spec=None,
+             client=None, workers: int | None = None, progress: bool = False, *, y_err: str | None = None, spec=None,
              priors: dict | None = None, likelihood: str | None = None, drift_per_efold: float | None = None,
              **fit_options) -> "ManyResult | AveragedManyResult":
     """Fit a BNSL to every curve of a long-format table; one curve per distinct value of `group`.
 
     data: DataFrame with columns `x`, `y` and the group column(s) (`group` is a name or a list).
+    y_err: the column of known standard errors of y, if any (see `bnsl_bayes.fit`).
     breaks: number of breaks (default 1, or the spec's), or "auto": fit every curve with 0, 1 and
         2 breaks for their LOO-stacked average (as `spec=["bnsl-0", "bnsl-1", "bnsl-2"]`; a list of
         specs fits each of them). Returns an `AveragedManyResult`; the store then holds one store
@@ -297,11 +304,11 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None
         raise ValueError(f"seed must be an integer, got {seed!r}")
     specs = specs_to_fit(breaks, spec, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     fit_options = run_options(specs, fit_options, workers, client)
-    run = dict(data=data, x=x, y=y, group=group, seed=int(seed), client=client, workers=workers,
+    run = dict(data=data, x=x, y=y, y_err=y_err, group=group, seed=int(seed), client=client, workers=workers,
                progress=progress, fit_options=fit_options, t0=t0)
     if len(specs) == 1:
         return _fit_many_spec(specs[0], store, **run)
-    curve_tasks(data, x, y, group, int(seed), specs[0], fit_options)  # bad usage raises before any store is made
+    curve_tasks(data, x, y, group, int(seed), specs[0], fit_options, y_err)  # bad usage raises before any store is made
     parent = AveragedStore(store, group, [s.name for s in specs]) if store is not None else None
     # One spec after another: each compiles once per process and its curves share the compiled model.
     parts = {s.name: _fit_many_spec(s, parent.path / spec_dir(s.name) if parent else None, **run, label=s.name)
@@ -309,11 +316,11 @@ def fit_many(data: pd.DataFrame, x: str, y: str, group, breaks: int | str | None
     return AveragedManyResult(parts, parent.path if parent else None, time.perf_counter() - t0)
 
 
-def _fit_many_spec(spec: ModelSpec, store, data, x, y, group, seed, client, workers, progress, fit_options, t0,
+def _fit_many_spec(spec: ModelSpec, store, data, x, y, y_err, group, seed, client, workers, progress, fit_options, t0,
                    label: str | None = None) -> "ManyResult":
     """fit_many for one spec: every curve of `data` into `store` (a Store directory, or None)."""
     started = time.perf_counter()
-    tasks = curve_tasks(data, x, y, group, seed, spec, fit_options)
+    tasks = curve_tasks(data, x, y, group, seed, spec, fit_options, y_err)
     cols = group_columns(group)
     group = cols[0] if len(cols) == 1 else cols
 
@@ -495,7 +502,7 @@ class AveragedManyResult:
 # ---- command line: `bnsl-bayes fit-many` -----------------------------------------------------------
 def add_fit_many_command(subparsers):
     """Register `fit-many` on the `bnsl-bayes` argparse subparsers; the handler is set as `func`."""
-    from .cli import parse_breaks
+    from .cli import Y_ERR_HELP, parse_breaks
     from .model import COORDINATES
 
     p = subparsers.add_parser(
@@ -506,6 +513,7 @@ def add_fit_many_command(subparsers):
     p.add_argument("data", help="long-format table: .csv or .parquet")
     p.add_argument("--x", required=True, help="column of x (compute, parameters, data size ...)")
     p.add_argument("--y", required=True, help="column of y (loss, error ...)")
+    p.add_argument("--y-err", metavar="COL", help=Y_ERR_HELP)
     p.add_argument("--group", required=True, nargs="+", metavar="COL", help="column(s) naming a curve")
     p.add_argument("--store", required=True, metavar="DIR", help="results directory (created if missing)")
     p.add_argument("--breaks", type=parse_breaks,
@@ -558,12 +566,14 @@ def run_fit_many_command(args) -> int:
             spec = shipped_name(breaks if breaks is not None else 1, monotone=True)
     try:
         data = read_table(args.data, text_columns=args.group)
-        require_columns(data, [args.x, args.y, *args.group], args.data)
+        numbers = [args.x, args.y, *([args.y_err] if args.y_err else [])]
+        require_columns(data, [*numbers, *args.group], args.data)
         # Text cells parsed here: one stray word would otherwise make pandas read the whole column
         # as text and every curve would fail, each naming a valid cell. Cells that are not numbers
         # stay, so that only their own curve fails, naming them.
-        data = numeric_columns(data, [args.x, args.y], args.data, strict=False)
+        data = numeric_columns(data, numbers, args.data, strict=False)
         result = fit_many(data, args.x, args.y, group, breaks=breaks, seed=args.seed, store=args.store,
+                          y_err=args.y_err,
                           client=args.scheduler, workers=args.workers, spec=spec,
                           progress=not args.quiet and sys.stderr.isatty(), **sampler)
     except (ValueError, TypeError, OSError, RuntimeError) as e:  # nothing was fitted: a usage error

@@ -16,7 +16,11 @@ Parameterisation (why: NUTS sees O(1), weakly correlated coordinates whatever th
   f_i                                              sharpness, natural units: the e-folds of x over
                                                    which the slope changes, a property of the curve,
                                                    not of the window it was observed through
-and log y ~ Normal(log_curve, sigma) (or Student-t), i.e. multiplicative noise on y.
+and log y ~ Normal(log_curve, sigma) (or Student-t), i.e. multiplicative noise on y. With known
+standard errors of the measurements (`fit(..., y_err=)`), point j's scale is sqrt(sigma^2 + se_j^2)
+with se_j = y_err_j / y_j, the standard error on log y to first order: sigma is then the scatter
+beyond the measurement error (run-to-run variation, the law's misfit). For the Student-t likelihood
+that widens the t's scale rather than convolving it with a normal: a t whose scale holds both.
 
 Coordinates NUTS moves in (`coordinates`, a sampler setting: the law above is the same either way):
   "plain"     the parameters above.
@@ -52,10 +56,15 @@ class CurveData:
 
     log_x: np.ndarray
     log_y: np.ndarray
+    # Known standard error of each log y (y_err / y), or None: the model then has no such term, and
+    # a fit without errors is the same computation as before errors could be given.
+    log_y_se: np.ndarray | None = None
 
     @classmethod
-    def from_xy(cls, x: np.ndarray, y: np.ndarray) -> "CurveData":
-        return cls(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)))
+    def from_xy(cls, x: np.ndarray, y: np.ndarray, y_err: np.ndarray | None = None) -> "CurveData":
+        y = np.asarray(y, float)
+        se = None if y_err is None else np.asarray(y_err, float) / y
+        return cls(np.log(np.asarray(x, float)), np.log(y), se)
 
     @property
     def centre(self) -> float:
@@ -74,7 +83,7 @@ class CurveData:
             "half_range": np.asarray(self.half_range),
             "log_y_min": np.asarray(self.log_y.min()),
             "log_y_mean": np.asarray(self.log_y.mean()),
-        }
+        } | ({} if self.log_y_se is None else {"log_y_se": self.log_y_se})
 
 
 def prior_distribution(pm, prior: dict):
@@ -183,9 +192,10 @@ def build_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
         log_b = pm.Deterministic("log_b", d["log_y_mean"] + log_offset + c0 * centre)
 
         mu = log_curve(d["log_x"], log_a, log_b, c0, c, log_d, f)
+        scale = noise if data.log_y_se is None else pt.sqrt(noise**2 + d["log_y_se"] ** 2)
         if spec.likelihood == "student_t":
             nu = _prior(pm, "nu", pr["nu"])
-            pm.StudentT("obs", nu=nu, mu=mu, sigma=noise, observed=d["log_y"])
+            pm.StudentT("obs", nu=nu, mu=mu, sigma=scale, observed=d["log_y"])
         else:
-            pm.Normal("obs", mu=mu, sigma=noise, observed=d["log_y"])
+            pm.Normal("obs", mu=mu, sigma=scale, observed=d["log_y"])
     return model

@@ -142,6 +142,8 @@ def plot_forecast(fit, x_max=None, prob=(0.5, 0.9), heldout=None, ax=None, kind=
         ax.axvspan(x_fit_max, x_max, color=_WINDOW, alpha=0.5, zorder=0, label="extrapolation")
     ax.scatter(fit.x, fit.y, s=18, color=_OBSERVED, zorder=3,
                label="fitted data" if fit.source == "posterior" else "data (sets the window; not fitted)")
+    if getattr(fit, "y_err", None) is not None:  # known measurement errors: +-1 standard error
+        ax.errorbar(fit.x, fit.y, yerr=fit.y_err, fmt="none", ecolor=_OBSERVED, elinewidth=1, zorder=3)
     if held is not None:
         ax.scatter(held[0], held[1], s=36, marker="X", color=_HELDOUT, zorder=4, label="held out")
 

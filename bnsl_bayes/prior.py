@@ -68,7 +68,7 @@ def prior(x, y, breaks: int | None = None, seed: int = 0, *, spec=None, priors: 
 
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
-    xs, ys, x_name, y_name = curve_input(x, y, x_name, y_name)
+    xs, ys, x_name, y_name, _ = curve_input(x, y, x_name, y_name)
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
     model = build_model(spec, CurveData.from_xy(xs, ys))
     names = [v.name for v in model.free_RVs] + [v.name for v in model.deterministics]

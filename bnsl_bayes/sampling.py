@@ -27,7 +27,7 @@ def compiled_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain")
     """The nutpie-compiled model for `spec` in `coordinates`, with `data` swapped in (compiled on first use)."""
     import nutpie
 
-    key = (spec.model_key(), coordinates)
+    key = (spec.model_key(), coordinates, data.log_y_se is not None)  # known errors: another graph
     with _LOCK:
         compiled = _COMPILED.get(key)
         if compiled is None:

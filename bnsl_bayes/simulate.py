@@ -24,6 +24,7 @@ class SimulatedCurve:
     y: np.ndarray
     x_heldout: np.ndarray
     y_heldout: np.ndarray
+    y_err: np.ndarray | None = None  # known standard errors of y (measured_curves), else None
 
 
 def simulated_curves(n_curves: int, seed: int, noise: float = 0.02) -> list[SimulatedCurve]:
@@ -41,6 +42,28 @@ def simulated_curves(n_curves: int, seed: int, noise: float = 0.02) -> list[Simu
         x_all = np.geomspace(1e2, 2e5, 24)
         y_all = bnsl(x_all, **p) * np.exp(rng.normal(0, noise, x_all.size))
         curves.append(SimulatedCurve(p, x_all[:18], y_all[:18], x_all[18:], y_all[18:]))
+    return curves
+
+
+def measured_curves(n_curves: int, seed: int, se=(0.005, 0.15)) -> list[SimulatedCurve]:
+    """Curves as `simulated_curves` draws them, measured with known errors of two sizes: every other
+    fitted point is precise (standard error se[0] on log y, a large eval set) and the rest noisy
+    (se[1], a small one), with y_err their standard errors in y units (y_err / y = se). Nothing but
+    the measurement error separates y from the law, so a fit told the errors should lean on the
+    precise points; the held-out y are the noise-free law.
+
+    >>> c = measured_curves(1, seed=0)[0]
+    >>> [round(float(v), 3) for v in c.y_err[:2] / c.y[:2]]
+    [0.005, 0.15]
+    """
+    rng = np.random.default_rng(seed)
+    curves = []
+    for base in simulated_curves(n_curves, seed):
+        log_se = np.where(np.arange(base.x.size) % 2 == 0, se[0], se[1])
+        law = bnsl(base.x, **base.params)
+        y = law * np.exp(rng.normal(0, log_se))
+        curves.append(SimulatedCurve(base.params, base.x, y, base.x_heldout, bnsl(base.x_heldout, **base.params),
+                                     y_err=log_se * y))
     return curves
 
 

@@ -86,6 +86,20 @@ def check_xy(x, y, x_name: str = "x", y_name: str = "y", min_distinct_x: int = 3
     return xs, ys
 
 
+def check_y_err(y_err, n: int, name: str = "y_err") -> np.ndarray:
+    """Known standard errors of the measured y (one per point, same units as y, order kept): finite
+    numbers >= 0, as many as there are points. 0 is allowed (an exact measurement: the model's own
+    noise, at least its floor, still applies)."""
+    errs = as_float_column(y_err, name)
+    if len(errs) != n:
+        raise ValueError(f"column {name!r} has {len(errs)} entries for {n} data points: give one standard error per y")
+    bad = np.flatnonzero(errs < 0)
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"column {name!r}: {errs[i]} at {row_label(y_err, i)} must be >= 0 (a standard error)")
+    return errs
+
+
 def check_prob(prob: float) -> float:
     if not (isinstance(prob, numbers.Real) and 0 < prob < 1):
         raise ValueError(f"prob must be a number strictly between 0 and 1, got {prob!r}")

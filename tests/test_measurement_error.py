@@ -1,0 +1,171 @@
+"""Known measurement errors of y (`fit(..., y_err=)`): checks, the likelihood, storage, and what they buy."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+
+import bnsl_bayes
+from bnsl_bayes import datasets
+from bnsl_bayes import forecast as fc
+from bnsl_bayes.many import curve_seed, fingerprint, fit_many
+from bnsl_bayes.model import CurveData, build_model
+from bnsl_bayes.simulate import measured_curves
+from bnsl_bayes.spec import load_spec
+
+SMALL = dict(chains=2, tune=300, draws=300)
+
+
+@pytest.fixture(scope="module")
+def addition():
+    d = datasets.four_digit_addition()
+    train = d[d.role == "fit"].reset_index(drop=True)
+    return train.assign(se=0.01 * train.y)  # a 1% standard error on every point
+
+
+@pytest.fixture(scope="module")
+def measured_fit(addition):
+    return bnsl_bayes.fit(addition.x, addition.y, y_err=addition.se, seed=0, warn=False)
+
+
+# ---- checks before any sampling ------------------------------------------------------------------
+@pytest.mark.parametrize("errs, needle", [
+    ([0.01, -0.01, 0.01, 0.01], "column 'y_err': -0.01 at row 1 must be >= 0"),
+    ([0.01, np.nan, 0.01, 0.01], "column 'y_err': nan at row 1"),
+    ([0.01, 0.01, 0.01], "column 'y_err' has 3 entries for 4 data points"),
+    ([0.01, "a", 0.01, 0.01], "column 'y_err': non-numeric value 'a' at row 1"),
+    (pd.Series([0.01, 0.01, 0.01, -1.0], name="sem"), "column 'sem': -1.0 at row 3"),
+])
+def test_bad_errors_are_named_before_sampling(errs, needle):
+    with pytest.raises(ValueError) as e:
+        bnsl_bayes.fit([1, 2, 4, 8], [4.0, 3.0, 2.5, 2.2], y_err=errs)
+    assert needle in str(e.value)
+
+
+def test_errors_are_paired_by_position_not_label():
+    y = pd.Series([4.0, 3.0, 2.5, 2.2], index=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="different indexes"):
+        bnsl_bayes.fit(pd.Series([1, 2, 4, 8]), y, y_err=pd.Series([0.1] * 4, index=[3, 2, 1, 0]))
+
+
+def test_without_errors_nothing_changes():
+    """No y_err: the same graph, data, stream key and store fingerprint as before errors could be given."""
+    spec = load_spec("bnsl-1")
+    data = CurveData.from_xy([1, 2, 4, 8], [4, 3, 2.5, 2.2])
+    assert "log_y_se" not in data.shared() and "log_y_se" not in build_model(spec, data).named_vars
+    x, y = np.array([1.0, 2, 4]), np.array([3.0, 2, 1.5])
+    assert fc.stream_key(0, x, y, "{}") == fc.stream_key(0, x, y, "{}", None)
+    assert fc.stream_key(0, x, y, "{}", y * 0.01) != fc.stream_key(0, x, y, "{}")
+    xs, ys = pd.Series(x), pd.Series(y)
+    assert fingerprint(xs, ys, spec, 0, {}) == fingerprint(xs, ys, spec, 0, {}, None)
+    assert fingerprint(xs, ys, spec, 0, {}, ys * 0.01) != fingerprint(xs, ys, spec, 0, {}, ys * 0.02)
+
+
+# ---- the likelihood, storage and plots (real sampling) -----------------------------------------
+def test_log_likelihood_is_the_models_and_survives_a_round_trip(measured_fit, addition, tmp_path):
+    """The pointwise log-likelihood LOO reads is PyMC's own for the model with errors (in y units), and
+    a saved fit loads back with its errors and the same answers."""
+    fit = measured_fit
+    np.testing.assert_allclose(fit.y_err, addition.se.to_numpy()[np.argsort(addition.x.to_numpy(), kind="stable")])
+    model = build_model(fit.spec, CurveData.from_xy(fit.x, fit.y, fit.y_err))
+    free = [v.name for v in model.free_RVs]
+    sub = az.InferenceData(posterior=fit.idata.posterior.isel(chain=[0, 2], draw=slice(0, 10))[free])
+    import pymc as pm
+
+    with model:
+        theirs = pm.compute_log_likelihood(sub, progressbar=False, extend_inferencedata=False)["obs"].values
+    ours = fit.idata.log_likelihood["y"].isel(chain=[0, 2], draw=slice(0, 10)).values
+    np.testing.assert_allclose(ours, theirs - np.log(fit.y), rtol=0, atol=1e-10)
+
+    fit.save(tmp_path / "f.nc")
+    back = bnsl_bayes.load(tmp_path / "f.nc")
+    np.testing.assert_array_equal(back.y_err, fit.y_err)
+    pd.testing.assert_frame_equal(back.forecast([800, 2000]), fit.forecast([800, 2000]))
+    np.testing.assert_array_equal(back.log_predictive_density([800], [0.76], y_err=[0.02]),
+                                  fit.log_predictive_density([800], [0.76], y_err=[0.02]))
+
+
+def test_a_new_points_error_widens_its_density(measured_fit):
+    """log_predictive_density(y_err=) treats the new point's error as the likelihood treats fitted
+    ones: a point far from the forecast is less surprising when it is known to be noisy."""
+    far = measured_fit.log_predictive_density([800], [0.6])
+    assert measured_fit.log_predictive_density([800], [0.6], y_err=[0.05]) > far
+    with pytest.raises(ValueError, match="column 'y_err': -0.1 at row 0"):
+        measured_fit.log_predictive_density([800], [0.6], y_err=[-0.1])
+
+
+def test_forecast_plot_draws_the_error_bars(measured_fit):
+    from matplotlib.container import ErrorbarContainer
+
+    from bnsl_bayes import plots
+
+    _, ax = plots.plot_forecast(measured_fit)
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars) == 1
+    segments = bars[0].lines[2][0].get_segments()  # one vertical bar per point, y - se to y + se
+    assert len(segments) == len(measured_fit.x)
+    np.testing.assert_allclose([s[1, 1] - s[0, 1] for s in segments], 2 * measured_fit.y_err)
+
+
+def test_fit_many_reads_an_error_column_and_refits_when_it_changes(addition, tmp_path):
+    table = pd.concat([addition.assign(task="a"), addition.assign(task="b", y=addition.y * 1.1, se=addition.se * 3)],
+                      ignore_index=True)
+    with pytest.raises(ValueError, match=r"column\(s\) \['sem'\] not in the data"):
+        fit_many(table, "x", "y", "task", y_err="sem", **SMALL)
+    first = fit_many(table, "x", "y", "task", y_err="se", store=tmp_path, **SMALL)
+    assert first.ok
+    alone = bnsl_bayes.fit(addition.x, addition.y * 1.1, y_err=addition.se * 3, seed=curve_seed(0, "b"),
+                           warn=False, **SMALL)
+    got = bnsl_bayes.load_store(tmp_path).fits["b"]
+    np.testing.assert_array_equal(got.y_err, alone.y_err)
+    np.testing.assert_array_equal(got.idata.posterior["c0"].values, alone.idata.posterior["c0"].values)
+    table.loc[table.task == "a", "se"] *= 2
+    again = fit_many(table, "x", "y", "task", y_err="se", store=tmp_path, **SMALL)
+    assert again.done == ["a"] and again.skipped == ["b"]
+
+
+def test_cli_fit_takes_an_error_column(addition, tmp_path):
+    exe = Path(sys.executable).with_name("bnsl-bayes")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "bnsl_bayes.cli"]
+    addition[["x", "y", "se"]].to_csv(tmp_path / "runs.csv", index=False)
+    small = ["--chains", "2", "--tune", "300", "--draws", "300", "--quiet"]
+    ok = subprocess.run([*cmd, "fit", "runs.csv", "--x", "x", "--y", "y", "--y-err", "se", "--out", "f.nc", *small],
+                        capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert ok.returncode == 0, ok.stderr
+    np.testing.assert_allclose(bnsl_bayes.load(tmp_path / "f.nc").y_err, addition.sort_values("x").se)
+    bad = addition[["x", "y", "se"]].copy()
+    bad.loc[4, "se"] = -0.5
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    refused = subprocess.run([*cmd, "fit", "bad.csv", "--x", "x", "--y", "y", "--y-err", "se", "--out", "g.nc"],
+                             capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert refused.returncode == 2 and "column 'se': -0.5 at row 4 (line 6) must be >= 0" in refused.stderr, \
+        refused.stderr
+
+
+# ---- what known errors buy (real NUTS, fixed seeds) --------------------------------------------
+@pytest.mark.slow
+def test_known_errors_sharpen_extrapolation_without_losing_coverage():
+    """12 simulated 1-break curves measured with known errors, every other point 30x noisier than the
+    rest (`simulate.measured_curves`). Told the errors, the fit leans on the precise points: measured
+    (2026-12-03) its noise-free curve's median missed the true law at the 6 held-out x (up to 10x past
+    the data) by RMSLE 0.077 on average for seed 7 and 0.112 for seed 8, against 0.147 and 0.234 for
+    the same fits without errors, with 90% bands about half as wide (mean log width 0.44 vs 0.70 and
+    0.39 vs 0.75) that held the true law at 0.85 and 0.93 of the 72 held-out x (without errors 0.88
+    and 0.76)."""
+    rows = {"known": [], "ignored": []}
+    for k, c in enumerate(measured_curves(12, seed=7)):
+        for name, kw in (("known", {"y_err": c.y_err}), ("ignored", {})):
+            band = bnsl_bayes.fit(c.x, c.y, seed=k, warn=False, **kw).forecast(c.x_heldout, kind="curve")
+            rows[name].append((
+                np.sqrt(np.mean(np.log(band["median"].to_numpy() / c.y_heldout) ** 2)),
+                np.mean(np.log(band.upper.to_numpy() / band.lower.to_numpy())),
+                np.mean((band.lower.to_numpy() <= c.y_heldout) & (c.y_heldout <= band.upper.to_numpy())),
+            ))
+    known, ignored = np.array(rows["known"]), np.array(rows["ignored"])
+    assert known[:, 0].mean() < 0.75 * ignored[:, 0].mean(), (known[:, 0].mean(), ignored[:, 0].mean())
+    assert known[:, 1].mean() < 0.8 * ignored[:, 1].mean(), (known[:, 1].mean(), ignored[:, 1].mean())
+    assert known[:, 2].mean() >= 0.75, known[:, 2].mean()
