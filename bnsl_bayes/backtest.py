@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from . import forecast as fc
 from . import metrics
-from .compare import averaged_forecast, averaged_log_predictive_density, stacking_weights
+from .compare import (averaged_forecast, averaged_log_draws, averaged_log_predictive_density, stacking_weights,
+                      summarize_mixture)
 from .fit import Fit, curve_input
 from .many import CurveTask, Job, curve_parts, fingerprint, progress_bar, run_options, run_tasks
 from .spec import specs_to_fit
@@ -74,8 +76,9 @@ class Backtest:
     of every later point.
 
     points: one row per scored point: cut (distinct x fitted), x_cut (largest x fitted), x, y,
-    median, lower, upper (central `prob` interval of the posterior predictive), inside,
-    log_density (log predictive density of y, density of y), efolds_past (log(x / x_cut)).
+    (y_err, when the curve has known errors), median, lower, upper (central `prob` interval of the
+    posterior predictive of that measurement: with its known error, if any), inside, log_density
+    (log predictive density of y, density of y), efolds_past (log(x / x_cut)).
     fits: {cut: Fit}, or {cut: {spec name: Fit}} for a model average; weights: {cut: {spec name:
     LOO stacking weight}} for a model average, else empty. failed: {cut: reason} of cuts whose fit
     raised (a sampler error, a lost worker): left out of points and fits, and warned about.
@@ -108,11 +111,25 @@ class Backtest:
             return averaged_forecast(self.fits[cut], x_new, prob, weights=self.weights[cut], seed=self.seed)
         return self.fits[cut].forecast(x_new, prob=prob)
 
-    def log_density(self, cut: int, x_new, y_new) -> np.ndarray:
-        """log predictive density of y_new under the fit(s) at `cut` (for an average, the exact mixture)."""
+    def measured_band(self, cut: int, pts: pd.DataFrame, prob: float) -> pd.DataFrame:
+        """`forecast` at the points of `pts` (columns x, y, and y_err if known), as the measurements they
+        are: with known errors, each point's predictive noise is widened by its own, as in the
+        likelihood; without, this is `forecast`."""
+        if "y_err" not in pts:
+            return self.forecast(cut, pts["x"].to_numpy(), prob)
+        x, se = pts["x"].to_numpy(), (pts["y_err"] / pts["y"]).to_numpy()
         if self.weights:
-            return averaged_log_predictive_density(self.fits[cut], x_new, y_new, weights=self.weights[cut])
-        return self.fits[cut].log_predictive_density(x_new, y_new)
+            return summarize_mixture(averaged_log_draws(self.fits[cut], x, "predictive", self.weights[cut],
+                                                         self.seed, se), check_prob(prob))
+        return fc.summarize(self.fits[cut]._log_draws(x, "predictive", se), check_prob(prob))
+
+    def log_density(self, cut: int, x_new, y_new, y_err=None) -> np.ndarray:
+        """log predictive density of y_new under the fit(s) at `cut` (for an average, the exact mixture);
+        y_err: known standard errors of those measurements (`Fit.log_predictive_density`)."""
+        if self.weights:
+            return averaged_log_predictive_density(self.fits[cut], x_new, y_new, weights=self.weights[cut],
+                                                   y_err=y_err)
+        return self.fits[cut].log_predictive_density(x_new, y_new, y_err)
 
     def calibration(self, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame:
         """Share of all later points (pooled over cuts) inside their central interval at each level:
@@ -125,9 +142,8 @@ class Backtest:
         """Number of later points inside their central interval at each level."""
         counts = np.zeros(len(levels), dtype=int)
         for cut, pts in self.points.groupby("cut", sort=True):
-            x, y = pts["x"].to_numpy(), pts["y"].to_numpy()
             for i, level in enumerate(levels):
-                counts[i] += _inside(y, self.forecast(cut, x, check_prob(level))).sum()
+                counts[i] += _inside(pts["y"].to_numpy(), self.measured_band(cut, pts, check_prob(level))).sum()
         return counts
 
     def summary(self) -> pd.DataFrame:
@@ -172,13 +188,15 @@ def pooled_calibration(backtests, levels=metrics.DEFAULT_LEVELS) -> pd.DataFrame
     return pd.DataFrame({"level": [float(v) for v in levels], "inside": inside / n, "points": n})
 
 
-def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: float = 0.9,
+def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, y_err=None, spec=None, prob: float = 0.9,
              x_name: str | None = None, y_name: str | None = None, priors: dict | None = None,
              likelihood: str | None = None, drift_per_efold: float | None = None, workers: int | None = None,
              client=None, progress: bool = False, warn: bool = True, **fit_options) -> Backtest:
     """Fit the curve's first points at each cut and score the forecast of every point after it.
 
     x, y: one curve, as for `fit` (arrays, lists or Series; repeated x allowed; any order).
+    y_err: known standard errors of y, as for `fit`: each cut's fit uses those of its points, and
+    each later point is scored as the measurement it is (its band and log density include its error).
     cuts: distinct x values to fit (ints >= 3; a negative int leaves out that many of the last, -1
     all but the last) or shares of them (floats in (0, 1)); default one cut at 70%, the split the
     benchmark's context-only validations use. Two cuts that fit the same points are an error.
@@ -198,12 +216,12 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, spec=None, prob: 
     the mean log predictive density of y (higher is better), on the points each cut left out.
     """
     run = _Run.make(seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options)
-    curve = _Curve.make(None, x, y, cuts, x_name, y_name)
+    curve = _Curve.make(None, x, y, cuts, x_name, y_name, y_err)
     return run.backtests([curve], progress, warn)[None]
 
 
 def backtest_many(data: pd.DataFrame, x: str, y: str, group, cuts=(0.7,), breaks=None, seed: int = 0, *,
-                  spec=None, prob: float = 0.9, priors: dict | None = None, likelihood: str | None = None,
+                  y_err: str | None = None, spec=None, prob: float = 0.9, priors: dict | None = None, likelihood: str | None = None,
                   drift_per_efold: float | None = None, workers: int | None = None, client=None,
                   progress: bool = False, warn: bool = True, **fit_options) -> dict:
     """`backtest` of every curve of a long-format table (one curve per value of `group`, a column
@@ -211,16 +229,17 @@ def backtest_many(data: pd.DataFrame, x: str, y: str, group, cuts=(0.7,), breaks
 
     Returns {key: Backtest}, keys as pandas groupby gives them (as `fit_many`). Every curve and cut
     is checked before any fit runs: an error names the curve. Each curve is backtested with the
-    same `seed`, so its result equals `backtest` of that curve alone. The rest as for `backtest`.
+    same `seed`, so its result equals `backtest` of that curve alone. y_err: the column of known
+    standard errors of y, if any. The rest as for `backtest`.
 
     >>> bts = backtest_many(df, "tokens", "loss", "run", cuts=[0.7], workers=2)  # doctest: +SKIP
     >>> pd.concat({k: bt.summary() for k, bt in bts.items()})                  # doctest: +SKIP
     """
     run = _Run.make(seed, prob, breaks, spec, priors, likelihood, drift_per_efold, workers, client, fit_options)
     curves = []
-    for key, rows in curve_parts(data, x, y, group):
+    for key, rows in curve_parts(data, x, y, group, y_err):
         try:
-            curves.append(_Curve.make(key, rows[x], rows[y], cuts, x, y))
+            curves.append(_Curve.make(key, rows[x], rows[y], cuts, x, y, None if y_err is None else rows[y_err]))
         except ValueError as e:
             raise ValueError(f"curve {key!r}: {e}") from None
     return run.backtests(curves, progress, warn)
@@ -237,10 +256,11 @@ class _Curve:
     y_name: str
     sizes: tuple
     distinct: np.ndarray  # the sorted distinct x: cut size n ends at distinct[n - 1]
+    errs: np.ndarray | None = None  # known standard errors of ys, or None
 
     @classmethod
-    def make(cls, key, x, y, cuts, x_name, y_name) -> "_Curve":
-        xs, ys, x_name, y_name, _ = curve_input(x, y, x_name, y_name)
+    def make(cls, key, x, y, cuts, x_name, y_name, y_err=None) -> "_Curve":
+        xs, ys, x_name, y_name, errs = curve_input(x, y, x_name, y_name, y_err)
         distinct = np.unique(xs)
         n_distinct = len(distinct)
         cut_list = list(cuts) if isinstance(cuts, (list, tuple, np.ndarray, pd.Series)) else [cuts]
@@ -251,7 +271,7 @@ class _Curve:
             if s in sizes[:i]:
                 raise ValueError(f"cuts {cut_list[sizes.index(s)]!r} and {cut_list[i]!r} both fit the first {s} "
                                  f"distinct x: give each cut once")
-        return cls(key, xs, ys, x_name, y_name, tuple(sorted(sizes)), distinct)
+        return cls(key, xs, ys, x_name, y_name, tuple(sorted(sizes)), distinct, errs)
 
     def x_cut(self, size: int) -> float:
         return self.distinct[size - 1]
@@ -297,11 +317,12 @@ class _Run:
                     for size in c.sizes:
                         seen = c.xs <= c.x_cut(size)
                         xs, ys = pd.Series(c.xs[seen], name=c.x_name), pd.Series(c.ys[seen], name=c.y_name)
+                        errs = None if c.errs is None else pd.Series(c.errs[seen])
                         label = c.where(size)
                         cut_of[label] = (c.key, size)
                         # The label names the curve and cut in messages; it is unique (it holds both).
-                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed,
-                                                                                   self.options), self.seed, xs, ys))
+                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed, self.options,
+                                                                                   errs), self.seed, xs, ys, errs))
                 for out in run_tasks(tasks, Job(spec, self.options, None, None), self.workers, self.client):
                     if out.status == "done":
                         fits[(*cut_of[out.key], spec.name)] = out.fit
@@ -342,13 +363,16 @@ class _Run:
             else:
                 (bt.fits[size],) = by_spec.values()
             x_cut = c.x_cut(size)
-            seen = c.xs <= x_cut
-            x_out, y_out = c.xs[~seen], c.ys[~seen]
-            fc = bt.forecast(size, x_out)
-            tables.append(pd.DataFrame({
-                "cut": size, "x_cut": x_cut, "x": x_out, "y": y_out, "median": fc["median"].to_numpy(),
-                "lower": fc["lower"].to_numpy(), "upper": fc["upper"].to_numpy(), "inside": _inside(y_out, fc),
-                "log_density": bt.log_density(size, x_out, y_out), "efolds_past": np.log(x_out / x_cut)}))
+            later = c.xs > x_cut
+            pts = pd.DataFrame({"cut": size, "x_cut": x_cut, "x": c.xs[later], "y": c.ys[later]})
+            if c.errs is not None:
+                pts["y_err"] = c.errs[later]
+            band = bt.measured_band(size, pts, self.prob)
+            pts = pts.assign(median=band["median"].to_numpy(), lower=band["lower"].to_numpy(),
+                             upper=band["upper"].to_numpy(), inside=_inside(pts["y"].to_numpy(), band),
+                             log_density=bt.log_density(size, pts["x"], pts["y"], pts.get("y_err")),
+                             efolds_past=np.log(pts["x"] / x_cut))
+            tables.append(pts)
         bt.points = pd.concat(tables, ignore_index=True)
         return bt
 

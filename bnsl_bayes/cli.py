@@ -254,11 +254,7 @@ def cmd_fit(args) -> int:
     breaks = 1 if args.breaks is None else args.breaks
     if args.keep_all and breaks != "auto":
         raise ValueError("--keep-all writes the three fits --breaks auto compares: use it with --breaks auto")
-    data_path = Path(args.data)
-    df = read_table(data_path, text_columns=args.group or ())
-    numbers = [args.x, args.y, *([args.y_err] if args.y_err else [])]
-    require_columns(df, [*numbers, *(args.group or [])], data_path)
-    df = numeric_columns(df, numbers, data_path)
+    data_path, df = curve_table(args)
     groups = list(curves(df, args.group))
     errors = (lambda rows: rows[args.y_err]) if args.y_err else (lambda rows: None)
     # Check every curve before sampling any: a bad row 900 should not cost 899 rows of fitting.
@@ -313,13 +309,14 @@ def one_spec(args, what: str):
 
 
 def curve_table(args):
-    """(path, table) of a command's data file: its --x and --y columns checked numeric, its --group
-    columns (if the command has them) kept as text."""
+    """(path, table) of a command's data file: its --x and --y (and --y-err) columns checked numeric,
+    its --group columns (if the command has them) kept as text."""
     group = getattr(args, "group", None) or []
+    numbers = [args.x, args.y, *([args.y_err] if getattr(args, "y_err", None) else [])]
     data_path = Path(args.data)
     df = read_table(data_path, text_columns=group)
-    require_columns(df, [args.x, args.y, *group], data_path)
-    return data_path, numeric_columns(df, [args.x, args.y], data_path)
+    require_columns(df, [*numbers, *group], data_path)
+    return data_path, numeric_columns(df, numbers, data_path)
 
 
 def cmd_prior(args) -> int:
@@ -379,9 +376,10 @@ def backtest_curves(args, data_path, df, spec) -> dict:
             if args.group:
                 group = args.group[0] if len(args.group) == 1 else args.group
                 results = {group_label(k): bt for k, bt in
-                           bnsl_bayes.backtest_many(df, args.x, args.y, group, **run).items()}
+                           bnsl_bayes.backtest_many(df, args.x, args.y, group, y_err=args.y_err, **run).items()}
             else:
-                results = {None: bnsl_bayes.backtest(df[args.x], df[args.y], **run)}
+                errs = df[args.y_err] if args.y_err else None
+                results = {None: bnsl_bayes.backtest(df[args.x], df[args.y], y_err=errs, **run)}
         except ValueError as e:
             raise ValueError(f"{data_path.name}: {e}") from None
     for w in caught:
@@ -872,6 +870,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", help="CSV or Parquet (.parquet) file, one row per measurement (one curve)")
     p.add_argument("--x", required=True, help="column of the scale variable")
     p.add_argument("--y", required=True, help="column of the measured quantity")
+    p.add_argument("--y-err", metavar="COL", help=Y_ERR_HELP + "; later points are scored as measurements with "
+                                                               "those errors")
     p.add_argument("--cuts", type=parse_cut, nargs="+", default=[0.7],
                    help="where to stop fitting: a number of distinct x (an int >= 3; -1 = all but the last, "
                         "-2 all but the last two, ...) or a share of them (0 < share < 1, rounded up); one fit "

@@ -126,20 +126,22 @@ def _mixture(fits, weights: dict | None, seed: int) -> list:
     return mix
 
 
-def _mixed_log_draws(mix: list, x, kind: str) -> np.ndarray:
+def _mixed_log_draws(mix: list, x, kind: str, log_y_se=None) -> np.ndarray:
     """log y (kind "predictive") or log curve ("curve") draws of a `_mixture` at x: (sample, x)."""
-    return np.concatenate([f._log_draws(x, kind).values.reshape(-1, len(x))[rows] for f, rows in mix])
+    return np.concatenate([f._log_draws(x, kind, log_y_se).values.reshape(-1, len(x))[rows] for f, rows in mix])
 
 
-def _averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int) -> xr.DataArray:
+def averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int, log_y_se=None) -> xr.DataArray:
     """log y draws of the mixture of fits (see `averaged_draws`), dims (sample, x).
 
     Mixed in log space so that a draw past the float range (a heavy-tailed Student-t predictive)
-    stays an extreme draw instead of becoming inf - inf = NaN in a quantile.
+    stays an extreme draw instead of becoming inf - inf = NaN in a quantile. `log_y_se`: known
+    standard errors of log y of measurements at x_new, widening the predictive noise (`Fit._log_draws`).
     """
     mix = _mixture(fits, weights, seed)
     x_new = check_x_new(x_new)
-    return xr.DataArray(_mixed_log_draws(mix, x_new, kind), dims=("sample", "x"), coords={"x": x_new}, name="log_y")
+    return xr.DataArray(_mixed_log_draws(mix, x_new, kind, log_y_se), dims=("sample", "x"), coords={"x": x_new},
+                        name="log_y")
 
 
 def stacking_weights(fits) -> dict:
@@ -186,7 +188,7 @@ def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None =
     (sample, x). `seed` chooses which draws each fit contributes; the observation noise and the
     drift in those draws come from each fit's own streams, as in `Fit.draws`.
     """
-    return fc.exp_draws(_averaged_log_draws(fits, x_new, kind, weights, seed))
+    return fc.exp_draws(averaged_log_draws(fits, x_new, kind, weights, seed))
 
 
 def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
@@ -194,9 +196,12 @@ def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
     """Model-averaged forecast: same columns as `Fit.forecast` (x, median, mean, lower, upper),
     from `averaged_draws` with the same `weights` and `seed`. A single model with weight 1 gives
     that model's `Fit.forecast`."""
-    prob = check_prob(prob)
-    ly = _averaged_log_draws(fits, x_new, kind, weights, seed)
-    return fc.summarize(ly.rename({"sample": "draw"}).expand_dims("chain"), prob)
+    return summarize_mixture(averaged_log_draws(fits, x_new, kind, weights, seed), check_prob(prob))
+
+
+def summarize_mixture(log_draws: xr.DataArray, prob: float) -> pd.DataFrame:
+    """`forecast.summarize` of mixed draws, dims (sample, x)."""
+    return fc.summarize(log_draws.rename({"sample": "draw"}).expand_dims("chain"), prob)
 
 
 def mixture_log_density(log_densities: dict, weights: dict) -> np.ndarray:
@@ -218,13 +223,14 @@ def mixture_log_density(log_densities: dict, weights: dict) -> np.ndarray:
         return special.logsumexp(stacked + np.log(w)[:, None], axis=0)
 
 
-def averaged_log_predictive_density(fits, x_new, y_new, weights: dict | None = None) -> np.ndarray:
+def averaged_log_predictive_density(fits, x_new, y_new, weights: dict | None = None, y_err=None) -> np.ndarray:
     """log predictive density of each observed y_new at x_new under the mixture of fits (LOO
-    stacking weights, or given ones): log sum_k w_k p_k(y), exact, not from mixed draws."""
+    stacking weights, or given ones): log sum_k w_k p_k(y), exact, not from mixed draws. y_err: known
+    standard errors of the y_new measurements (`Fit.log_predictive_density`)."""
     named = _named(fits)
     if weights is None:
         weights = stacking_weights(named)
-    return mixture_log_density({k: f.log_predictive_density(x_new, y_new) for k, f in named.items()}, weights)
+    return mixture_log_density({k: f.log_predictive_density(x_new, y_new, y_err) for k, f in named.items()}, weights)
 
 
 def averaged_reach(fits, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,

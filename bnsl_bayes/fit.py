@@ -122,10 +122,12 @@ class Fit:
         """The spec's drift past the fitted window (`forecast.Drift`), which every forecast includes."""
         return fc.Drift(float(self.x.min()), float(self.x.max()), self.spec.drift_per_efold, self.stream_key)
 
-    def _log_draws(self, x_new, kind: str) -> xr.DataArray:
+    def _log_draws(self, x_new, kind: str, log_y_se=None) -> xr.DataArray:
+        """log y draws at x_new; `log_y_se` (known standard errors of log y of measurements at x_new,
+        as backtests score them) widens the predictive noise as in the likelihood."""
         x_new = check_x_new(x_new)
         if kind == "predictive":
-            return fc.log_predictive_draws(self.posterior, x_new, self.stream_key, self.drift)
+            return fc.log_predictive_draws(self.posterior, x_new, self.stream_key, self.drift, log_y_se)
         if kind == "curve":
             return fc.log_curve_draws(self.posterior, x_new, self.drift)
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")

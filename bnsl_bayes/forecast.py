@@ -115,8 +115,9 @@ def log_curve_draws(posterior: xr.Dataset, x, drift: Drift | None = None) -> xr.
     return xr.DataArray(ly, dims=("chain", "draw", "x"), coords={"x": x}, name="log_y")
 
 
-def noise_draws(posterior: xr.Dataset, x, seed: int) -> np.ndarray:
-    """Observation noise on log y for each draw and x, shape (chain, draw, len(x)).
+def noise_draws(posterior: xr.Dataset, x, seed: int, log_y_se=None) -> np.ndarray:
+    """Observation noise on log y for each draw and x, shape (chain, draw, len(x)); with `log_y_se`,
+    known standard errors of log y at those x, the noise of a measurement with that error.
 
     The noise at one x comes from a generator seeded by (seed, that x, how many times that x came
     before in the request), so a forecast at x is the same whichever other x are asked for with it
@@ -133,7 +134,14 @@ def noise_draws(posterior: xr.Dataset, x, seed: int) -> np.ndarray:
         key = [int(seed), 0xF0CA57, int(bits) >> 32, int(bits) & 0xFFFFFFFF] + ([k] if k else [])
         rng = np.random.default_rng(np.random.SeedSequence(key))
         eps[..., j] = (rng.standard_normal(p["sigma"].shape) if p["nu"] is None else rng.standard_t(p["nu"]))
-    return eps * p["sigma"][..., None]
+    return eps * noise_scale(p["sigma"], log_y_se)
+
+
+def noise_scale(sigma: np.ndarray, log_y_se=None) -> np.ndarray:
+    """Each draw's noise scale on log y, (chain, draw, 1), or per point, (chain, draw, n), when the
+    points have known standard errors of log y: sqrt(noise^2 + se^2), the likelihood's scale (model.py)."""
+    scale = sigma[..., None]
+    return scale if log_y_se is None else np.sqrt(scale**2 + np.asarray(log_y_se, float) ** 2)
 
 
 def exp_draws(log_y: xr.DataArray) -> xr.DataArray:
@@ -144,10 +152,12 @@ def exp_draws(log_y: xr.DataArray) -> xr.DataArray:
         return np.exp(log_y).rename("y")
 
 
-def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None) -> xr.DataArray:
-    """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`."""
+def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None,
+                         log_y_se=None) -> xr.DataArray:
+    """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`.
+    `log_y_se`: known standard errors of log y of measurements at x (`noise_draws`)."""
     curve = log_curve_draws(posterior, x, drift)
-    return curve + noise_draws(posterior, curve["x"].values, seed)
+    return curve + noise_draws(posterior, curve["x"].values, seed, log_y_se)
 
 
 # Quadrature points of t_plus_normal_logpdf (129 gave errors up to 4.8e-4 in log density, 193 1e-5),
@@ -219,9 +229,7 @@ def pointwise_log_density(posterior: xr.Dataset, x, y, drift: Drift | None = Non
     x, y = np.asarray(x, float), np.asarray(y, float)
     mu = log_curve_draws(posterior, x).values
     p = param_draws(posterior)
-    sigma = p["sigma"][..., None]
-    if log_y_se is not None:
-        sigma = np.sqrt(sigma**2 + np.asarray(log_y_se, float) ** 2)
+    sigma = noise_scale(p["sigma"], log_y_se)
     ly = np.log(y)
     drift_sd = drift.sd(x) if _drifted(drift) else np.zeros_like(x)
     if p["nu"] is None:

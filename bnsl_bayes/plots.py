@@ -163,8 +163,10 @@ def plot_backtest(backtest, ax=None, n_grid=100):
     """A backtest (`bnsl_bayes.backtest`): every point, and for each cut its forecast band from the
     cut to the last x, with the points it left out marked inside or outside the band.
 
-    One colour per cut (earliest lightest); dashed lines mark where each cut stopped fitting.
-    Returns (fig, ax).
+    One colour per cut (earliest lightest); dashed lines mark where each cut stopped fitting. With
+    known errors of y, later points carry +-1 standard error bars: they were judged inside or
+    outside the band of their measurement (the drawn band widened by their error), a new run's band
+    is what is drawn. Returns (fig, ax).
     """
     import matplotlib as mpl
 
@@ -186,6 +188,8 @@ def plot_backtest(backtest, ax=None, n_grid=100):
             sel = mine[mine["inside"] == inside]
             ax.scatter(sel["x"], sel["y"], s=40, marker=marker, facecolor="none" if inside else color,
                        edgecolor=color, zorder=4)
+    if "y_err" in pts:
+        ax.errorbar(pts["x"], pts["y"], yerr=pts["y_err"], fmt="none", ecolor="0.4", elinewidth=1, zorder=3)
     first = backtest.cut_fits(cuts[0])[0]
     ax.scatter(first.x, first.y, s=14, color=_OBSERVED, zorder=3, label="fitted by every cut")
     lines = [f"<= {p['x_cut'].iloc[0]:.4g}: {int((~p['inside']).sum())} of {len(p)} outside"

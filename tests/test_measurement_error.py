@@ -144,6 +144,36 @@ def test_cli_fit_takes_an_error_column(addition, tmp_path):
                              capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert refused.returncode == 2 and "column 'se': -0.5 at row 4 (line 6) must be >= 0" in refused.stderr, \
         refused.stderr
+    bt = subprocess.run([*cmd, "backtest", "runs.csv", "--x", "x", "--y", "y", "--y-err", "se", "--cuts", "-2",
+                         "--out", "bt.csv", *small], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert bt.returncode == 0, bt.stderr
+    points = pd.read_csv(tmp_path / "bt.csv")
+    np.testing.assert_allclose(points["y_err"], addition.sort_values("x").se.to_numpy()[-2:])
+
+
+def test_backtest_fits_with_the_errors_and_scores_later_points_as_measurements():
+    """Each cut's fit gets the errors of its points; a later point's band and log density include its
+    own error (as the likelihood would), so its band is wider than a new run's; calibration and the
+    inside column agree; backtest_many with an error column is backtest of each curve alone."""
+    d = datasets.four_digit_addition()
+    se = 0.05 * d.y  # a 5% standard error: wide enough to show in every band
+    bt = bnsl_bayes.backtest(d.x, d.y, cuts=[12, 14], y_err=se, seed=0, warn=False, **SMALL)
+    order = np.argsort(d.x.to_numpy(), kind="stable")
+    x, y, e = d.x.to_numpy()[order], d.y.to_numpy()[order], se.to_numpy()[order]
+    for cut, pts in bt.points.groupby("cut"):
+        fit = bt.fits[cut]
+        np.testing.assert_array_equal(fit.y_err, e[x <= pts.x_cut.iloc[0]])
+        np.testing.assert_array_equal(pts["y_err"], e[x > pts.x_cut.iloc[0]])
+        np.testing.assert_array_equal(pts["log_density"], fit.log_predictive_density(pts.x, pts.y, pts.y_err))
+        new_run = fit.forecast(pts.x, prob=bt.prob)
+        assert np.all(pts.upper.to_numpy() / pts.lower.to_numpy() > new_run.upper / new_run.lower)
+    at_prob = bt.calibration(levels=[bt.prob])
+    assert at_prob.inside.iloc[0] == bt.points.inside.mean()
+
+    table = pd.concat([d.assign(run="a", se=se), d.assign(run="b", y=d.y * 1.2, se=se * 0.5)], ignore_index=True)
+    many = bnsl_bayes.backtest_many(table, "x", "y", "run", cuts=[12, 14], y_err="se", seed=0, warn=False, **SMALL)
+    pd.testing.assert_frame_equal(many["a"].points, bt.points)
+    assert many["b"].points.y_err.iloc[0] == pytest.approx(0.5 * e[x > many["b"].points.x_cut.iloc[0]][0])
 
 
 # ---- what known errors buy (real NUTS, fixed seeds) --------------------------------------------
