@@ -159,7 +159,7 @@ def test_backtest_fits_with_the_errors_and_scores_later_points_as_measurements()
     se = 0.05 * d.y  # a 5% standard error: wide enough to show in every band
     bt = bnsl_bayes.backtest(d.x, d.y, cuts=[12, 14], y_err=se, seed=0, warn=False, **SMALL)
     order = np.argsort(d.x.to_numpy(), kind="stable")
-    x, y, e = d.x.to_numpy()[order], d.y.to_numpy()[order], se.to_numpy()[order]
+    x, e = d.x.to_numpy()[order], se.to_numpy()[order]
     for cut, pts in bt.points.groupby("cut"):
         fit = bt.fits[cut]
         np.testing.assert_array_equal(fit.y_err, e[x <= pts.x_cut.iloc[0]])
