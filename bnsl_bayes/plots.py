@@ -188,10 +188,12 @@ def plot_backtest(backtest, ax=None, n_grid=100):
             sel = mine[mine["inside"] == inside]
             ax.scatter(sel["x"], sel["y"], s=40, marker=marker, facecolor="none" if inside else color,
                        edgecolor=color, zorder=4)
-    if "y_err" in pts:
-        ax.errorbar(pts["x"], pts["y"], yerr=pts["y_err"], fmt="none", ecolor="0.4", elinewidth=1, zorder=3)
     first = backtest.cut_fits(cuts[0])[0]
     ax.scatter(first.x, first.y, s=14, color=_OBSERVED, zorder=3, label="fitted by every cut")
+    if "y_err" in pts:  # every point's +-1 standard error: those the first cut fitted, then the later ones
+        ax.errorbar(np.concatenate([first.x, pts["x"]]), np.concatenate([first.y, pts["y"]]),
+                    yerr=np.concatenate([first.y_err, pts["y_err"]]), fmt="none", ecolor="0.4", elinewidth=1,
+                    zorder=3)
     lines = [f"<= {p['x_cut'].iloc[0]:.4g}: {int((~p['inside']).sum())} of {len(p)} outside"
              for _, p in pts.groupby("cut", sort=True)]
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="0.3", label="later point inside its band")

@@ -169,6 +169,13 @@ def test_backtest_fits_with_the_errors_and_scores_later_points_as_measurements()
         assert np.all(pts.upper.to_numpy() / pts.lower.to_numpy() > new_run.upper / new_run.lower)
     at_prob = bt.calibration(levels=[bt.prob])
     assert at_prob.inside.iloc[0] == bt.points.inside.mean()
+    from matplotlib.container import ErrorbarContainer
+
+    from bnsl_bayes import plots
+
+    _, ax = plots.plot_backtest(bt)  # error bars on the 12 points every cut fitted and on each later point
+    (bars,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(bars.lines[2][0].get_segments()) == 12 + len(bt.points)
 
     table = pd.concat([d.assign(run="a", se=se), d.assign(run="b", y=d.y * 1.2, se=se * 0.5)], ignore_index=True)
     many = bnsl_bayes.backtest_many(table, "x", "y", "run", cuts=[12, 14], y_err="se", seed=0, warn=False, **SMALL)
