@@ -28,8 +28,7 @@ import pandas as pd
 
 from . import forecast as fc
 from . import metrics
-from .compare import (averaged_forecast, averaged_log_draws, averaged_log_predictive_density, stacking_weights,
-                      summarize_mixture)
+from .compare import averaged_log_draws, averaged_log_predictive_density, stacking_weights, summarize_mixture
 from .fit import Fit, curve_input
 from .many import CurveTask, Job, curve_parts, fingerprint, progress_bar, run_options, run_tasks
 from .spec import specs_to_fit
@@ -103,25 +102,22 @@ class Backtest:
         """The fits of one cut, as a list (one, or one per averaged spec)."""
         return list(self.fits[cut].values()) if self.weights else [self.fits[cut]]
 
-    def forecast(self, cut: int, x_new, prob: float | None = None) -> pd.DataFrame:
-        """The forecast of the fit(s) at `cut` (`Fit.forecast`, or `averaged_forecast` with the
-        cut's stacking weights), with the backtest's `prob` unless given."""
-        prob = self.prob if prob is None else prob
+    def forecast(self, cut: int, x_new, prob: float | None = None, log_y_se=None) -> pd.DataFrame:
+        """The posterior predictive forecast of the fit(s) at `cut` (as `Fit.forecast`, or
+        `averaged_forecast` with the cut's stacking weights), with the backtest's `prob` unless given.
+        log_y_se: known standard errors of log y of measurements at x_new (`measured_band`)."""
+        prob = check_prob(self.prob if prob is None else prob)
         if self.weights:
-            return averaged_forecast(self.fits[cut], x_new, prob, weights=self.weights[cut], seed=self.seed)
-        return self.fits[cut].forecast(x_new, prob=prob)
+            return summarize_mixture(averaged_log_draws(self.fits[cut], x_new, "predictive", self.weights[cut],
+                                                        self.seed, log_y_se), prob)
+        return fc.summarize(self.fits[cut]._log_draws(x_new, "predictive", log_y_se), prob)
 
     def measured_band(self, cut: int, pts: pd.DataFrame, prob: float) -> pd.DataFrame:
         """`forecast` at the points of `pts` (columns x, y, and y_err if known), as the measurements they
-        are: with known errors, each point's predictive noise is widened by its own, as in the
-        likelihood; without, this is `forecast`."""
-        if "y_err" not in pts:
-            return self.forecast(cut, pts["x"].to_numpy(), prob)
-        x, se = pts["x"].to_numpy(), (pts["y_err"] / pts["y"]).to_numpy()
-        if self.weights:
-            return summarize_mixture(averaged_log_draws(self.fits[cut], x, "predictive", self.weights[cut],
-                                                         self.seed, se), check_prob(prob))
-        return fc.summarize(self.fits[cut]._log_draws(x, "predictive", se), check_prob(prob))
+        are: with known errors, each point's predictive noise is widened by its own (y_err / y on log y,
+        as in the likelihood); without, this is `forecast`."""
+        se = (pts["y_err"] / pts["y"]).to_numpy() if "y_err" in pts else None
+        return self.forecast(cut, pts["x"].to_numpy(), prob, se)
 
     def log_density(self, cut: int, x_new, y_new, y_err=None) -> np.ndarray:
         """log predictive density of y_new under the fit(s) at `cut` (for an average, the exact mixture);
@@ -221,9 +217,9 @@ def backtest(x, y, cuts=(0.7,), breaks=None, seed: int = 0, *, y_err=None, spec=
 
 
 def backtest_many(data: pd.DataFrame, x: str, y: str, group, cuts=(0.7,), breaks=None, seed: int = 0, *,
-                  y_err: str | None = None, spec=None, prob: float = 0.9, priors: dict | None = None, likelihood: str | None = None,
-                  drift_per_efold: float | None = None, workers: int | None = None, client=None,
-                  progress: bool = False, warn: bool = True, **fit_options) -> dict:
+                  y_err: str | None = None, spec=None, prob: float = 0.9, priors: dict | None = None,
+                  likelihood: str | None = None, drift_per_efold: float | None = None, workers: int | None = None,
+                  client=None, progress: bool = False, warn: bool = True, **fit_options) -> dict:
     """`backtest` of every curve of a long-format table (one curve per value of `group`, a column
     name or a list), its fits spread over `workers` local processes or a Dask `client` together.
 
@@ -321,8 +317,8 @@ class _Run:
                         label = c.where(size)
                         cut_of[label] = (c.key, size)
                         # The label names the curve and cut in messages; it is unique (it holds both).
-                        tasks.append(CurveTask(label, curve_id(label), fingerprint(xs, ys, spec, self.seed, self.options,
-                                                                                   errs), self.seed, xs, ys, errs))
+                        key = fingerprint(xs, ys, spec, self.seed, self.options, errs)
+                        tasks.append(CurveTask(label, curve_id(label), key, self.seed, xs, ys, errs))
                 for out in run_tasks(tasks, Job(spec, self.options, None, None), self.workers, self.client):
                     if out.status == "done":
                         fits[(*cut_of[out.key], spec.name)] = out.fit

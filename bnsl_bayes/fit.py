@@ -103,11 +103,6 @@ class Fit:
         return obs["y_err"].values if "y_err" in obs else None
 
     @property
-    def log_y_se(self) -> np.ndarray | None:
-        """Those standard errors on log y (y_err / y), as the likelihood uses them, or None."""
-        return None if self.y_err is None else self.y_err / self.y
-
-    @property
     def breaks(self) -> int:
         return self.spec.breaks
 
