@@ -136,6 +136,7 @@ def test_cli_fit_takes_an_error_column(addition, tmp_path):
     ok = subprocess.run([*cmd, "fit", "runs.csv", "--x", "x", "--y", "y", "--y-err", "se", "--out", "f.nc", *small],
                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert ok.returncode == 0, ok.stderr
+    assert "bnsl-1: 14 points (known errors, median 1.0% of y)" in ok.stdout, ok.stdout
     np.testing.assert_allclose(bnsl_bayes.load(tmp_path / "f.nc").y_err, addition.sort_values("x").se)
     bad = addition[["x", "y", "se"]].copy()
     bad.loc[4, "se"] = -0.5
