@@ -18,6 +18,10 @@ from .validate import check_prob, check_targets, check_x_new, check_xy, check_y_
 R_HAT_LIMIT = 1.01
 # Chains whose median break positions differ by more than this factor sit in different modes.
 MODE_RATIO = 1.5
+# A known error above this share of y is warned about: on log y it is taken as y_err / y, the first
+# order of log(y + e) - log(y); at half of y, a normal error e makes y + e negative 2% of the time,
+# where the log has no value at all.
+ROUGH_RELATIVE_ERROR = 0.5
 
 
 class Fit:
@@ -466,7 +470,14 @@ def curve_input(x, y, x_name: str | None, y_name: str | None, y_err=None):
     if hasattr(y, "iloc") and hasattr(y_err, "iloc") and not y.index.equals(y_err.index):
         raise ValueError(f"{y_name!r} and its y_err are pandas objects with different indexes; values are paired "
                          "by position, not by label: align them first or pass plain arrays (.to_numpy())")
-    errs = check_y_err(y_err, len(ys), str(getattr(y_err, "name", None) or "y_err"))
+    err_name = str(getattr(y_err, "name", None) or "y_err")
+    errs = check_y_err(y_err, len(ys), err_name)
+    rough = np.flatnonzero(errs > ROUGH_RELATIVE_ERROR * ys)
+    if rough.size:
+        i = int(rough[0])
+        warnings.warn(f"column {err_name!r}: the error at row {i} is {errs[i] / ys[i]:.0%} of {y_name!r} "
+                      f"({len(rough)} point(s) above {ROUGH_RELATIVE_ERROR:.0%}); errors enter on log y as y_err / y, "
+                      "a first-order approximation that is rough that far out", RuntimeWarning, stacklevel=3)
     order = np.lexsort((errs, ys, xs))
     return xs[order], ys[order], x_name, y_name, errs[order]
 

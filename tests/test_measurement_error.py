@@ -46,6 +46,13 @@ def test_bad_errors_are_named_before_sampling(errs, needle):
     assert needle in str(e.value)
 
 
+def test_an_error_too_large_for_the_log_scale_is_warned_about():
+    # draws=0 is refused after the data are read and before sampling: nothing is sampled here
+    with pytest.warns(RuntimeWarning, match=r"column 'y_err': the error at row 2 is 80% of 'y' \(1 point\(s\) above"):
+        with pytest.raises(ValueError, match="draws"):
+            bnsl_bayes.fit([1, 2, 4, 8], [4.0, 3.0, 2.5, 2.2], y_err=[0.1, 0.1, 2.0, 0.1], draws=0)
+
+
 def test_errors_are_paired_by_position_not_label():
     y = pd.Series([4.0, 3.0, 2.5, 2.2], index=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="different indexes"):
