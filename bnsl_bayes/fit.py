@@ -91,6 +91,32 @@ class Fit:
         return az.InferenceData(posterior=self.posterior,
                                 log_likelihood=fc.take_draws(self.idata.log_likelihood, self._index))
 
+    def posterior_predictive(self):
+        """InferenceData for ArviZ's posterior predictive checks of the fitted data: the draws LOO reads
+        (`loo_idata`: posterior and pointwise log-likelihood), the observed data, and
+        posterior_predictive "y", one replicate of every fitted measurement per draw (the noise-free
+        curve plus the model's noise, widened by the point's known error if the fit had errors).
+
+        So ArviZ answers "does the law fit the curve I gave it?": ``az.plot_ppc(pp)``, and
+        ``az.loo_pit(pp, y="y")`` / ``az.plot_loo_pit(pp, y="y")``, where each point's LOO-PIT is the
+        share of its leave-one-out predictive below it: near-uniform for a law that fits, piled at 0
+        or 1 where points fall outside what the rest of the curve predicts (a break or a bend the
+        law does not follow, a noise level too small).
+
+        >>> pp = fit.posterior_predictive(); az.loo_pit(pp, y="y")  # doctest: +SKIP
+        """
+        import arviz as az
+
+        base = self.loo_idata()
+        se = None if self.y_err is None else self.y_err / self.y
+        rep = fc.exp_draws(fc.log_predictive_draws(base.posterior, self.x, self.stream_key, None, se)).values
+        # y alone, x a coordinate along obs: ArviZ's checks compare every observed variable with its replicate
+        at = {"x": ("obs", self.x)}
+        return az.InferenceData(
+            posterior=base.posterior, log_likelihood=base.log_likelihood,
+            posterior_predictive=xr.Dataset({"y": (("chain", "draw", "obs"), rep)}, coords=at),
+            observed_data=xr.Dataset({"y": ("obs", self.y)}, coords=at))
+
     # data --------------------------------------------------------------------------------------
     @property
     def x(self) -> np.ndarray:

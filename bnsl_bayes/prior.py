@@ -46,6 +46,10 @@ class PriorFit(Fit):
         raise ValueError("a prior sample has no posterior log-likelihood: compare and stacking weights need fits "
                          "(average priors with explicit weights=)")
 
+    def posterior_predictive(self):
+        raise ValueError("a prior sample fitted no data, so there is nothing to check against it: "
+                         "`draws` gives its prior predictive; check a fit with fit.posterior_predictive()")
+
     def warn_if_unconverged(self) -> None:  # independent draws: nothing to warn about
         return None
 
