@@ -13,7 +13,7 @@ from . import forecast as fc
 from .model import CurveData
 from .sampling import sample
 from .spec import ModelSpec, load_spec
-from .validate import check_prob, check_targets, check_x_new, check_xy, check_y_err
+from .validate import check_paired, check_prob, check_targets, check_x_new, check_xy, check_y_err
 
 R_HAT_LIMIT = 1.01
 # Chains whose median break positions differ by more than this factor sit in different modes.
@@ -493,10 +493,8 @@ def curve_input(x, y, x_name: str | None, y_name: str | None, y_err=None):
     if y_err is None:
         order = np.lexsort((ys, xs))
         return xs[order], ys[order], x_name, y_name, None
-    if hasattr(y, "iloc") and hasattr(y_err, "iloc") and not y.index.equals(y_err.index):
-        raise ValueError(f"{y_name!r} and its y_err are pandas objects with different indexes; values are paired "
-                         "by position, not by label: align them first or pass plain arrays (.to_numpy())")
     err_name = str(getattr(y_err, "name", None) or "y_err")
+    check_paired(y, y_err, y_name, err_name)
     errs = check_y_err(y_err, len(ys), err_name)
     rough = np.flatnonzero(errs > ROUGH_RELATIVE_ERROR * ys)
     if rough.size:

@@ -66,11 +66,7 @@ def check_xy(x, y, x_name: str = "x", y_name: str = "y", min_distinct_x: int = 3
     ys = as_float_column(y, y_name)
     if len(xs) != len(ys):
         raise ValueError(f"columns {x_name!r} and {y_name!r} have different lengths: {len(xs)} and {len(ys)}")
-    if hasattr(x, "iloc") and hasattr(y, "iloc") and not x.index.equals(y.index):
-        # pandas users expect pairing by label; we pair by position, so say so instead of guessing.
-        raise ValueError(f"{x_name!r} and {y_name!r} are pandas objects with different indexes; values are "
-                         "paired by position, not by label: align them first (e.g. y.reindex(x.index)) "
-                         "or pass plain arrays (.to_numpy())")
+    check_paired(x, y, x_name, y_name)
     for arr, name, src in ((xs, x_name, x), (ys, y_name, y)):
         bad = np.flatnonzero(arr <= 0)
         if bad.size:
@@ -84,6 +80,15 @@ def check_xy(x, y, x_name: str = "x", y_name: str = "y", min_distinct_x: int = 3
             f"column {x_name!r}: {n_distinct} distinct value(s); at least {min_distinct_x} are needed to fit a curve"
         )
     return xs, ys
+
+
+def check_paired(a, b, a_name: str, b_name: str) -> None:
+    """Two columns of one curve given as pandas objects must share their index: pandas users expect
+    pairing by label, we pair by position, so say so instead of guessing."""
+    if hasattr(a, "iloc") and hasattr(b, "iloc") and not a.index.equals(b.index):
+        raise ValueError(f"{a_name!r} and {b_name!r} are pandas objects with different indexes; values are "
+                         f"paired by position, not by label: align them first (e.g. {b_name}.reindex({a_name}.index)) "
+                         "or pass plain arrays (.to_numpy())")
 
 
 def check_y_err(y_err, n: int, name: str = "y_err") -> np.ndarray:
