@@ -116,7 +116,7 @@ class Backtest:
         """`forecast` at the points of `pts` (columns x, y, and y_err if known), as the measurements they
         are: with known errors, each point's predictive noise is widened by its own (y_err / y on log y,
         as in the likelihood); without, this is `forecast`."""
-        se = (pts["y_err"] / pts["y"]).to_numpy() if "y_err" in pts else None
+        se = fc.log_y_se(pts["y"].to_numpy(), pts["y_err"].to_numpy() if "y_err" in pts else None)
         return self.forecast(cut, pts["x"].to_numpy(), prob, se)
 
     def log_density(self, cut: int, x_new, y_new, y_err=None) -> np.ndarray:

@@ -158,9 +158,11 @@ def show_progress(args) -> bool:
 def describe(fit) -> str:
     import numpy as np
 
+    from .forecast import log_y_se
+
     d = fit.diagnostics()
     # Say that the fit weighed its points by known errors: the same data fit differently without them.
-    errs = "" if fit.y_err is None else f" (known errors, median {np.median(fit.y_err / fit.y):.1%} of y)"
+    errs = "" if fit.y_err is None else f" (known errors, median {np.median(log_y_se(fit.y, fit.y_err)):.1%} of y)"
     return (f"{fit.spec.name}: {len(fit.x)} points{errs}, {fit.x_name} in [{fit.x.min():.4g}, {fit.x.max():.4g}]; "
             f"r_hat_max {d['r_hat_max']:.3f} (curve: {d['r_hat_curve_max']:.3f}), ess_bulk_min {d['ess_bulk_min']:.0f}, "
             f"divergences {d['divergences']}")

@@ -108,7 +108,7 @@ class Fit:
         import arviz as az
 
         base = self.loo_idata()
-        se = None if self.y_err is None else self.y_err / self.y
+        se = fc.log_y_se(self.y, self.y_err)
         rep = fc.exp_draws(fc.log_predictive_draws(base.posterior, self.x, self.stream_key, None, se)).values
         # y alone, x a coordinate along obs: ArviZ's checks compare every observed variable with its replicate
         at = {"x": ("obs", self.x)}
@@ -190,8 +190,8 @@ class Fit:
         point's noise as in the likelihood; without them a new point carries the model's noise only.
         """
         x_new, y_new = check_xy(x_new, y_new, "x_new", "y_new", min_distinct_x=1)
-        se = None if y_err is None else check_y_err(y_err, len(y_new), "y_err") / y_new
-        return fc.log_predictive_density(self.posterior, x_new, y_new, self.drift, se)
+        errs = None if y_err is None else check_y_err(y_err, len(y_new), "y_err")
+        return fc.log_predictive_density(self.posterior, x_new, y_new, self.drift, fc.log_y_se(y_new, errs))
 
     # breaks and targets ------------------------------------------------------------------------
     def break_positions(self, prob: float = 0.9) -> pd.DataFrame:
@@ -443,8 +443,8 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     """Attach observed data, pointwise log-likelihood and metadata to sampled InferenceData."""
     import arviz as az
 
-    se = None if data_y_err is None else data_y_err / data_y
-    ll = fc.pointwise_log_density(idata.posterior, data_x, data_y, log_y_se=se).rename("y").to_dataset()
+    ll = fc.pointwise_log_density(idata.posterior, data_x, data_y, log_y_se=fc.log_y_se(data_y, data_y_err))
+    ll = ll.rename("y").to_dataset()
     stacking = fc.chain_stacking_weights(ll["y"].values)
     n_chain = len(stacking)
     weights = stacking if stack_chains else np.full(n_chain, 1.0 / n_chain)
@@ -496,10 +496,11 @@ def curve_input(x, y, x_name: str | None, y_name: str | None, y_err=None):
     err_name = str(getattr(y_err, "name", None) or "y_err")
     check_paired(y, y_err, y_name, err_name)
     errs = check_y_err(y_err, len(ys), err_name)
-    rough = np.flatnonzero(errs > ROUGH_RELATIVE_ERROR * ys)
+    relative = fc.log_y_se(ys, errs)
+    rough = np.flatnonzero(relative > ROUGH_RELATIVE_ERROR)
     if rough.size:
         i = int(rough[0])
-        warnings.warn(f"column {err_name!r}: the error at row {i} is {errs[i] / ys[i]:.0%} of {y_name!r} "
+        warnings.warn(f"column {err_name!r}: the error at row {i} is {relative[i]:.0%} of {y_name!r} "
                       f"({len(rough)} point(s) above {ROUGH_RELATIVE_ERROR:.0%}); errors enter on log y as y_err / y, "
                       "a first-order approximation that is rough that far out", RuntimeWarning, stacklevel=3)
     order = np.lexsort((errs, ys, xs))

@@ -137,6 +137,16 @@ def noise_draws(posterior: xr.Dataset, x, seed: int, log_y_se=None) -> np.ndarra
     return eps * noise_scale(p["sigma"], log_y_se)
 
 
+def log_y_se(y, y_err) -> np.ndarray | None:
+    """Known standard errors of y as standard errors of log y, or None without errors: y_err / y, the
+    first order of log(y + e) - log(y). The one place a measurement's error is put on the model's scale.
+
+    >>> log_y_se(np.array([2.0, 4.0]), np.array([0.1, 0.1]))
+    array([0.05 , 0.025])
+    """
+    return None if y_err is None else np.asarray(y_err, float) / np.asarray(y, float)
+
+
 def noise_scale(sigma: np.ndarray, log_y_se=None) -> np.ndarray:
     """Each draw's noise scale on log y, (chain, draw, 1), or per point, (chain, draw, n), when the
     points have known standard errors of log y: sqrt(noise^2 + se^2), the likelihood's scale (model.py)."""

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .forecast import log_y_se
 from .forms import log_curve, log_excess
 from .spec import ModelSpec
 
@@ -62,9 +63,7 @@ class CurveData:
 
     @classmethod
     def from_xy(cls, x: np.ndarray, y: np.ndarray, y_err: np.ndarray | None = None) -> "CurveData":
-        y = np.asarray(y, float)
-        se = None if y_err is None else np.asarray(y_err, float) / y
-        return cls(np.log(np.asarray(x, float)), np.log(y), se)
+        return cls(np.log(np.asarray(x, float)), np.log(np.asarray(y, float)), log_y_se(y, y_err))
 
     @property
     def centre(self) -> float:
