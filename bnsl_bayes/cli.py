@@ -537,26 +537,46 @@ def cmd_forecast(args) -> int:
     import bnsl_bayes
 
     x_at = check_x_new(args.at, "--at")  # named as the user typed it, not as the Python argument
+    y_err, measured = planned_errors(args, len(x_at))
     store = store_of(args.fit)
     if store is not None:
         what = "posterior predictive" if args.kind == "predictive" else "noise-free curve"
-        return print_store_answer(store, store.forecasts(x_at, prob=args.prob, kind=args.kind), args,
-                                  what + " of {y} (--json adds the mean)")
+        return print_store_answer(store, store.forecasts(x_at, prob=args.prob, kind=args.kind, y_err=y_err), args,
+                                  what + " of {y}" + measured + " (--json adds the mean)")
     fits, fit, weights, label = model_average(args.fit)
     if fits is None:
-        table = fit.forecast(x_at, prob=args.prob, kind=args.kind)
+        table = fit.forecast(x_at, prob=args.prob, kind=args.kind, y_err=y_err)
     else:
-        table = bnsl_bayes.averaged_forecast(fits, x_at, prob=args.prob, kind=args.kind, weights=weights)
+        table = bnsl_bayes.averaged_forecast(fits, x_at, prob=args.prob, kind=args.kind, weights=weights, y_err=y_err)
     if args.json:
         print_json(table.to_dict(orient="records"))
     else:
         what = f"{fit.source} predictive" if args.kind == "predictive" else f"noise-free {fit.source} curve"
         # The mean is left to --json: far past the data it is ruled by rare extreme draws and can sit
         # far above the median (see forecast.summarize), which misleads more than it informs here.
-        print(f"{label} {what} of {fit.y_name}; lower/upper: central {args.prob:.0%} interval "
+        print(f"{label} {what} of {fit.y_name}{measured}; lower/upper: central {args.prob:.0%} interval "
               "(--json adds the mean)")
         print_table(table[["x", "median", "lower", "upper"]])
     return 0
+
+
+def planned_errors(args, n: int):
+    """(y_err for `Fit.forecast`, how the header names it) from forecast's --y-err / --test-examples."""
+    from .forecast import error_rate_se
+    from .validate import check_planned_y_err
+
+    if args.y_err is not None and args.test_examples is not None:
+        raise ValueError("--y-err and --test-examples both give the measurements' errors: use one")
+    if args.y_err is not None:
+        if len(args.y_err) not in (1, n):
+            raise ValueError(f"--y-err: give one standard error, or one per --at value ({n}), got {len(args.y_err)}")
+        errs = check_planned_y_err(args.y_err[0] if len(args.y_err) == 1 else args.y_err, n, "--y-err")
+        return errs, " as measured with standard error --y-err"
+    if args.test_examples is not None:
+        if args.test_examples < 1:
+            raise ValueError(f"--test-examples must be >= 1, got {args.test_examples}")
+        return error_rate_se(args.test_examples), f" as read off {args.test_examples} test examples"
+    return None, ""
 
 
 def cmd_breaks(args) -> int:
@@ -810,6 +830,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predictive: a new measurement, with noise (default); curve: without observation "
                         "noise. Past the fitted data both include the model's drift from the law "
                         "(spec key drift_per_efold), so neither is the law alone there")
+    p.add_argument("--y-err", nargs="+", type=float, metavar="SE",
+                   help="standard error the measurement at each --at x will have, in y units (one for all, or "
+                        "one per x): the band is then that of the value you will read, the model's noise "
+                        "widened by it (default: a new run's y, the model's noise only)")
+    p.add_argument("--test-examples", type=int, metavar="N",
+                   help="the y are error rates that will be read off N test examples: their binomial "
+                        "standard error sqrt(y (1 - y) / N) widens the band, as --y-err does")
 
     p = add("breaks", cmd_breaks, "posterior of the break positions of a saved fit", [json_flag],
             f"{PROG} breaks fit.nc --prob 0.9")

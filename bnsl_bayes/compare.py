@@ -126,22 +126,25 @@ def _mixture(fits, weights: dict | None, seed: int) -> list:
     return mix
 
 
-def _mixed_log_draws(mix: list, x, kind: str, log_y_se=None) -> np.ndarray:
+def _mixed_log_draws(mix: list, x, kind: str, log_y_se=None, y_err=None) -> np.ndarray:
     """log y (kind "predictive") or log curve ("curve") draws of a `_mixture` at x: (sample, x)."""
-    return np.concatenate([f._log_draws(x, kind, log_y_se).values.reshape(-1, len(x))[rows] for f, rows in mix])
+    return np.concatenate([f._log_draws(x, kind, log_y_se, y_err).values.reshape(-1, len(x))[rows]
+                           for f, rows in mix])
 
 
-def averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int, log_y_se=None) -> xr.DataArray:
+def averaged_log_draws(fits, x_new, kind: str, weights: dict | None, seed: int, log_y_se=None,
+                       y_err=None) -> xr.DataArray:
     """log y draws of the mixture of fits (see `averaged_draws`), dims (sample, x).
 
     Mixed in log space so that a draw past the float range (a heavy-tailed Student-t predictive)
-    stays an extreme draw instead of becoming inf - inf = NaN in a quantile. `log_y_se`: known
-    standard errors of log y of measurements at x_new, widening the predictive noise (`Fit._log_draws`).
+    stays an extreme draw instead of becoming inf - inf = NaN in a quantile. `log_y_se` (known
+    standard errors of log y of measurements made at x_new) or `y_err` (of measurements still to be
+    made, `Fit.forecast`) widens the predictive noise (`Fit._log_draws`).
     """
     mix = _mixture(fits, weights, seed)
     x_new = check_x_new(x_new)
-    return xr.DataArray(_mixed_log_draws(mix, x_new, kind, log_y_se), dims=("sample", "x"), coords={"x": x_new},
-                        name="log_y")
+    return xr.DataArray(_mixed_log_draws(mix, x_new, kind, log_y_se, y_err), dims=("sample", "x"),
+                        coords={"x": x_new}, name="log_y")
 
 
 def stacking_weights(fits) -> dict:
@@ -177,7 +180,7 @@ def one_or_average(fit, weights: dict | None = None):
 
 
 def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None = None,
-                   seed: int = 0) -> xr.DataArray:
+                   seed: int = 0, y_err=None) -> xr.DataArray:
     """Draws of y at x_new from the mixture of fits with LOO stacking weights (or given weights,
     finite and >= 0, normalised to sum 1).
 
@@ -186,17 +189,18 @@ def averaged_draws(fits, x_new, kind: str = "predictive", weights: dict | None =
     even when the fits hold different numbers of draws (the shipped bnsl-1 draws twice as many as
     bnsl-0 and bnsl-2). The result is a sample of the model-averaged posterior (predictive), dims
     (sample, x). `seed` chooses which draws each fit contributes; the observation noise and the
-    drift in those draws come from each fit's own streams, as in `Fit.draws`.
+    drift in those draws come from each fit's own streams, as in `Fit.draws`. `y_err`: the standard
+    errors the measurements at x_new will have (`Fit.forecast`).
     """
-    return fc.exp_draws(averaged_log_draws(fits, x_new, kind, weights, seed))
+    return fc.exp_draws(averaged_log_draws(fits, x_new, kind, weights, seed, y_err=y_err))
 
 
 def averaged_forecast(fits, x_new, prob: float = 0.9, kind: str = "predictive",
-                      weights: dict | None = None, seed: int = 0) -> pd.DataFrame:
+                      weights: dict | None = None, seed: int = 0, y_err=None) -> pd.DataFrame:
     """Model-averaged forecast: same columns as `Fit.forecast` (x, median, mean, lower, upper),
-    from `averaged_draws` with the same `weights` and `seed`. A single model with weight 1 gives
-    that model's `Fit.forecast`."""
-    return summarize_mixture(averaged_log_draws(fits, x_new, kind, weights, seed), check_prob(prob))
+    from `averaged_draws` with the same `weights`, `seed` and `y_err`. A single model with weight 1
+    gives that model's `Fit.forecast`."""
+    return summarize_mixture(averaged_log_draws(fits, x_new, kind, weights, seed, y_err=y_err), check_prob(prob))
 
 
 def summarize_mixture(log_draws: xr.DataArray, prob: float) -> pd.DataFrame:

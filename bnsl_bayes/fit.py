@@ -13,7 +13,7 @@ from . import forecast as fc
 from .model import CurveData
 from .sampling import sample
 from .spec import ModelSpec, load_spec
-from .validate import check_paired, check_prob, check_targets, check_x_new, check_xy, check_y_err
+from .validate import check_paired, check_planned_y_err, check_prob, check_targets, check_x_new, check_xy, check_y_err
 
 R_HAT_LIMIT = 1.01
 # Chains whose median break positions differ by more than this factor sit in different modes.
@@ -147,17 +147,23 @@ class Fit:
         """The spec's drift past the fitted window (`forecast.Drift`), which every forecast includes."""
         return fc.Drift(float(self.x.min()), float(self.x.max()), self.spec.drift_per_efold, self.stream_key)
 
-    def _log_draws(self, x_new, kind: str, log_y_se=None) -> xr.DataArray:
+    def _log_draws(self, x_new, kind: str, log_y_se=None, y_err=None) -> xr.DataArray:
         """log y draws at x_new; `log_y_se` (known standard errors of log y of measurements at x_new,
-        as backtests score them) widens the predictive noise as in the likelihood."""
+        as backtests score them) or `y_err` (errors of measurements still to be made, `forecast`)
+        widens the predictive noise as in the likelihood."""
         x_new = check_x_new(x_new)
+        if y_err is not None:
+            if kind != "predictive":
+                raise ValueError("y_err is the error of a measurement: it applies to kind='predictive', "
+                                 "not to the noise-free curve")
+            y_err = check_planned_y_err(y_err, len(x_new))
         if kind == "predictive":
-            return fc.log_predictive_draws(self.posterior, x_new, self.stream_key, self.drift, log_y_se)
+            return fc.log_predictive_draws(self.posterior, x_new, self.stream_key, self.drift, log_y_se, y_err)
         if kind == "curve":
             return fc.log_curve_draws(self.posterior, x_new, self.drift)
         raise ValueError(f"kind must be 'predictive' or 'curve', got {kind!r}")
 
-    def draws(self, x_new, kind: str = "predictive") -> xr.DataArray:
+    def draws(self, x_new, kind: str = "predictive", y_err=None) -> xr.DataArray:
         """Posterior draws of y at x_new, dims (chain, draw, x): the chains as sampled, or for a fit
         made with stack_chains=True and unequal weights, one chain holding the weighted mix of all draws.
 
@@ -167,19 +173,27 @@ class Fit:
         Noise and drift come from streams keyed by the fit's seed, data and spec
         (`forecast.stream_key`): the same fit always gives the same draws, and fits of other data
         or under another spec draw independently, even with the same seed.
+        `y_err`: the standard errors the measurements at x_new will have (see `forecast`).
         """
-        return fc.exp_draws(self._log_draws(x_new, kind))
+        return fc.exp_draws(self._log_draws(x_new, kind, y_err=y_err))
 
-    def forecast(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
+    def forecast(self, x_new, prob: float = 0.9, kind: str = "predictive", y_err=None) -> pd.DataFrame:
         """Posterior forecast at x_new: columns x, median, mean, lower, upper.
 
         lower/upper bound the central (equal-tailed) `prob` interval. By default the posterior
         predictive (observation noise included); kind="curve" for the noise-free law. Both include
         the drift past the fitted window (`Fit.drift`; spec key drift_per_efold, 0 turns it off).
 
+        y_err: the standard error the measurement at each x_new will have, in y units (one number,
+        one per x, or a callable of y such as `lambda y: np.sqrt(y * (1 - y) / 2000)` for an error
+        rate read off 2000 test examples): the band is then that of the value you will read, the
+        model's noise widened by the measurement's as in the likelihood (`fit(..., y_err=)`), with
+        each draw's error on log y taken relative to that draw's curve (`forecast.planned_log_y_se`).
+        Without it, the band is that of a new run's y with the model's noise only.
+
         >>> fit.forecast([1e3, 1e4], prob=0.9)  # doctest: +SKIP
         """
-        ly = self._log_draws(x_new, kind)
+        ly = self._log_draws(x_new, kind, y_err=y_err)
         prob = check_prob(prob)
         return fc.summarize(ly, prob)
 

@@ -163,11 +163,65 @@ def exp_draws(log_y: xr.DataArray) -> xr.DataArray:
 
 
 def log_predictive_draws(posterior: xr.Dataset, x, seed: int, drift: Drift | None = None,
-                         log_y_se=None) -> xr.DataArray:
+                         log_y_se=None, y_err=None) -> xr.DataArray:
     """log y of new observations (curve + noise), dims (chain, draw, x). Deterministic in `seed`.
-    `log_y_se`: known standard errors of log y of measurements at x (`noise_draws`)."""
+    `log_y_se`: known standard errors of log y of measurements made at x (`noise_draws`); `y_err`:
+    those of measurements not made yet, in y units (`planned_log_y_se`). At most one of the two."""
     curve = log_curve_draws(posterior, x, drift)
+    if y_err is not None:
+        if log_y_se is not None:
+            raise ValueError("give the errors of measured points (log_y_se) or of planned ones (y_err), not both")
+        log_y_se = planned_log_y_se(curve.values, y_err)
     return curve + noise_draws(posterior, curve["x"].values, seed, log_y_se)
+
+
+def error_rate_se(n_examples: int):
+    """y_err for an error rate (or accuracy) that will be read off `n_examples` test examples: the
+    binomial standard error sqrt(p (1 - p) / n) at each draw's p (clipped to [0, 1]), for
+    `Fit.forecast(x, y_err=error_rate_se(2000))` (CLI `forecast --test-examples 2000`).
+
+    >>> round(float(error_rate_se(100)(0.5)), 3)
+    0.05
+    """
+    if isinstance(n_examples, bool) or not isinstance(n_examples, (int, np.integer)) or n_examples < 1:
+        raise ValueError(f"n_examples must be an integer >= 1, got {n_examples!r}")
+
+    def se(p):
+        p = np.clip(p, 0.0, 1.0)
+        return np.sqrt(p * (1.0 - p) / n_examples)
+    return se
+
+
+def planned_log_y_se(log_curve: np.ndarray, y_err) -> np.ndarray:
+    """Standard errors on log y of measurements not made yet, per draw, from their errors in y units.
+
+    A measured point's error goes on log y as y_err / y with its measured y (`log_y_se`); before
+    the measurement there is no y, so each draw divides by its own noise-free curve at that x, the
+    same first-order step around the value that draw expects. `y_err` is an array over x (already
+    checked, `validate.check_planned_y_err`) or a callable of y, evaluated on those curve values,
+    for errors that depend on the level: sqrt(p (1 - p) / n) for an error rate p measured on n
+    examples (`lambda y: np.sqrt(y * (1 - y) / n)`), y * r for a known relative error r.
+    """
+    with np.errstate(over="ignore"):
+        y = np.exp(log_curve)
+    if callable(y_err):
+        with np.errstate(all="ignore"):  # a y outside the callable's domain is reported below, by value
+            e = np.asarray(y_err(y), dtype=float)
+        try:
+            e = np.broadcast_to(e, y.shape)
+        except ValueError:
+            raise ValueError(f"y_err(y) returned shape {np.shape(e)} for y of shape {y.shape} (chain, draw, x): "
+                             "it must work elementwise on an array of y") from None
+        bad = ~(np.isfinite(e) & (e >= 0))
+        if bad.any():
+            i = np.unravel_index(int(np.argmax(bad)), bad.shape)
+            raise ValueError(f"y_err(y) must be finite and >= 0 for every y the fit expects; it gave {e[i]} at "
+                             f"y = {y[i]:.6g} (x index {i[-1]})")
+    else:
+        e = np.asarray(y_err, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # a curve that underflows to y = 0 has no finite log error: treat it as exact, not as NaN
+        return np.where(y > 0, e / np.where(y > 0, y, 1.0), 0.0)
 
 
 # Quadrature points of t_plus_normal_logpdf (129 gave errors up to 4.8e-4 in log density, 193 1e-5),

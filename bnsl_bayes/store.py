@@ -218,8 +218,10 @@ class Store:
     def _table(self, per_fit) -> pd.DataFrame:
         return curve_table(self.columns, self.fits.items(), per_fit)
 
-    def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive") -> pd.DataFrame:
-        return self._table(lambda f: f.forecast(x_new, prob=prob, kind=kind))
+    def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive", y_err=None) -> pd.DataFrame:
+        """One row per (curve, x): `Fit.forecast` (y_err: the errors the measurements will have, the
+        same for every curve)."""
+        return self._table(lambda f: f.forecast(x_new, prob=prob, kind=kind, y_err=y_err))
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
               x_from: float | None = None) -> pd.DataFrame:
@@ -422,10 +424,12 @@ class AveragedStore:
     def weights(self) -> pd.DataFrame:
         return self._averaged(lambda fits, w: pd.DataFrame([w]))
 
-    def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive", seed: int = 0) -> pd.DataFrame:
+    def forecasts(self, x_new, prob: float = 0.9, kind: str = "predictive", seed: int = 0,
+                  y_err=None) -> pd.DataFrame:
         from .compare import averaged_forecast
 
-        return self._averaged(lambda fits, w: averaged_forecast(fits, x_new, prob, kind, weights=w, seed=seed))
+        return self._averaged(lambda fits, w: averaged_forecast(fits, x_new, prob, kind, weights=w, seed=seed,
+                                                                y_err=y_err))
 
     def reach(self, target, prob: float = 0.9, x_max: float | None = None, direction: str | None = None,
               x_from: float | None = None, seed: int = 0) -> pd.DataFrame:

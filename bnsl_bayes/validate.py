@@ -91,18 +91,29 @@ def check_paired(a, b, a_name: str, b_name: str) -> None:
                          "or pass plain arrays (.to_numpy())")
 
 
-def check_y_err(y_err, n: int, name: str = "y_err") -> np.ndarray:
+def check_y_err(y_err, n: int, name: str = "y_err", of: str = "data points") -> np.ndarray:
     """Known standard errors of the measured y (one per point, same units as y, order kept): finite
     numbers >= 0, as many as there are points. 0 is allowed (an exact measurement: the model's own
     noise, at least its floor, still applies)."""
     errs = as_float_column(y_err, name)
     if len(errs) != n:
-        raise ValueError(f"column {name!r} has {len(errs)} entries for {n} data points: give one standard error per y")
+        raise ValueError(f"column {name!r} has {len(errs)} entries for {n} {of}: give one standard error per y")
     bad = np.flatnonzero(errs < 0)
     if bad.size:
         i = int(bad[0])
         raise ValueError(f"column {name!r}: {errs[i]} at {row_label(y_err, i)} must be >= 0 (a standard error)")
     return errs
+
+
+def check_planned_y_err(y_err, n: int, name: str = "y_err"):
+    """Standard errors of measurements not made yet at n new x (`Fit.forecast(..., y_err=)`): one
+    number for all of them, one per x (checked as `check_y_err`'s, under the name 'y_err'), or a
+    callable of y (checked on the values it returns, `forecast.planned_log_y_se`)."""
+    if callable(y_err):
+        return y_err
+    if np.ndim(y_err) == 0 and not isinstance(y_err, (str, bytes)):
+        return check_y_err([y_err], 1, name)[0] * np.ones(n)
+    return check_y_err(y_err, n, name, of="x to forecast at")
 
 
 def check_prob(prob: float) -> float:
