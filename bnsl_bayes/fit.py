@@ -533,8 +533,8 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, y_err=None, spec=None
     y_err: known standard error of each y (same units as y; e.g. sqrt(p (1 - p) / n) for an error
     rate p measured on n test examples), or None. Point j's noise on log y is then
     sqrt(noise^2 + (y_err_j / y_j)^2): a noisy measurement pulls the curve less, and the model's
-    own noise is the scatter beyond it. Forecasts are of a new run's y with the model's noise only
-    (the error of a measurement not yet made is unknown).
+    own noise is the scatter beyond it. Forecasts are of a new run's y with the model's noise,
+    unless `Fit.forecast(..., y_err=)` gives the error the new measurement will have.
     spec: a shipped spec name, a TOML path or a ModelSpec (default ``f"bnsl-{breaks}"``).
     priors / likelihood / drift_per_efold: overrides of the spec (drift_per_efold: sd of log y's
     drift from the law per e-fold past the data, `forecast.Drift`; 0 forecasts the law alone).

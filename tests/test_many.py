@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 import bnsl_bayes
+from bnsl_bayes import forecast as fc
 from bnsl_bayes.compare import stacking_weights
 from bnsl_bayes.forms import bnsl
 from bnsl_bayes.many import add_fit_many_command, curve_seed, fingerprint, fit_many
@@ -104,10 +105,14 @@ def test_store_loads_back_the_numbers_of_an_in_memory_run_and_of_fit(tmp_path):
 
     s = load_store(tmp_path)
     table = s.forecasts(X_NEW, prob=0.8)
+    measured = s.forecasts(X_NEW, prob=0.8, y_err=0.02)  # what a reading with that error will show
     assert list(table.columns[:3]) == ["task", "size", "x"] and len(table) == 4
     for key, fit in in_memory.fits.items():
-        rows = table[(table.task == key[0]) & (table["size"] == key[1])].drop(columns=["task", "size"])
+        which = (table.task == key[0]) & (table["size"] == key[1])
+        rows = table[which].drop(columns=["task", "size"])
         pd.testing.assert_frame_equal(rows.reset_index(drop=True), fit.forecast(X_NEW, prob=0.8))
+        pd.testing.assert_frame_equal(measured[which].drop(columns=["task", "size"]).reset_index(drop=True),
+                                      fit.forecast(X_NEW, prob=0.8, y_err=0.02))
         reach = s.reach(0.45, x_max=1e8)
         pd.testing.assert_frame_equal(
             reach[(reach.task == key[0]) & (reach["size"] == key[1])].drop(columns=["task", "size"]).reset_index(drop=True),
@@ -325,6 +330,7 @@ def test_breaks_auto_fits_every_spec_and_the_store_reads_back_their_average(tmp_
     assert list(w.columns) == ["task", "bnsl-0", "bnsl-1", "bnsl-2"]
     np.testing.assert_allclose(w[["bnsl-0", "bnsl-1", "bnsl-2"]].sum(axis=1), 1.0)
     table, reach = s.forecasts(X_NEW, prob=0.8), s.reach([0.5, 0.4])
+    measured = s.forecasts(X_NEW, prob=0.8, y_err=fc.error_rate_se(500))
     for key in ("a", "b"):
         fits = s.fits[key]
         weights = stacking_weights(fits)
@@ -332,6 +338,9 @@ def test_breaks_auto_fits_every_spec_and_the_store_reads_back_their_average(tmp_
         expected = bnsl_bayes.averaged_forecast(fits, X_NEW, prob=0.8)
         rows = table[table.task == key].drop(columns="task").reset_index(drop=True)
         pd.testing.assert_frame_equal(rows, expected)
+        pd.testing.assert_frame_equal(measured[measured.task == key].drop(columns="task").reset_index(drop=True),
+                                      bnsl_bayes.averaged_forecast(fits, X_NEW, prob=0.8,
+                                                                   y_err=fc.error_rate_se(500)))
         pd.testing.assert_frame_equal(reach[reach.task == key].drop(columns="task").reset_index(drop=True),
                                       bnsl_bayes.averaged_reach(fits, [0.5, 0.4]))
         # the run's in-memory view holds the same fits
