@@ -300,6 +300,14 @@ class Fit:
         return fc.reach_table(xs, target, prob, x_min, x_max)
 
     # checks ------------------------------------------------------------------------------------
+    def run_value(self, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None) -> pd.DataFrame:
+        """Which run to make next: how much a measurement at each x_run would narrow the band of the
+        curve at each x_target, expected over what it may read (`design.run_value`: `readings`
+        refits with the point added, per x_run)."""
+        from .design import run_value
+
+        return run_value(self, x_run, x_target, prob, readings, y_err)
+
     def diagnostics(self) -> dict:
         """Convergence checks: r_hat_max (and the parameter it belongs to), ess_bulk_min, ess_tail_min,
         divergences, draws, chains, and for break models each chain's median break positions."""
@@ -561,3 +569,13 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, y_err=None, spec=None
         result.warn_if_unconverged()
         result.warn_if_rising()
     return result
+
+
+def refit(original: Fit, x, y, y_err=None) -> Fit:
+    """`original`'s model on other data: the same spec, seed, sampler settings, chain weighting and
+    names, without warnings (the caller reports the diagnostics it needs)."""
+    if original.source != "posterior":
+        raise ValueError(f"a {original.source} sample was not fitted, so there is no fit to repeat on other data")
+    return fit(x, y, seed=original.seed, y_err=y_err, spec=original.spec, x_name=original.x_name,
+               y_name=original.y_name, warn=False, stack_chains=original._index is not None,
+               **json.loads(original.posterior.attrs["sampler"]))
