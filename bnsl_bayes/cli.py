@@ -579,6 +579,26 @@ def planned_errors(args, n: int):
     return None, ""
 
 
+def cmd_run_value(args) -> int:
+    from .validate import check_x_new
+
+    fit = load_fit(args.fit)
+    y_err, measured = planned_errors(args, 1)
+    table = fit.run_value(check_x_new(args.runs, "--runs"), check_x_new(args.at, "--at"), prob=args.prob,
+                          readings=args.readings, y_err=y_err if y_err is None or callable(y_err) else y_err[0])
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+        return 0
+    print(f"{fit.spec.name}: how a run at x_run ({fit.x_name}) would narrow the central {args.prob:.0%} band of "
+          f"the {fit.y_name} curve at x_target; widths in e-folds of y (log(upper / lower)), after: the mean over "
+          f"{args.readings} possible readings{measured}, each refitted")
+    print_table(table)
+    bad = table.r_hat_max.max()
+    if bad > 1.01:
+        print(f"note: some refits did not converge well (r_hat_max up to {bad:.3f}); their widths carry that noise")
+    return 0
+
+
 def cmd_breaks(args) -> int:
     store = store_of([args.fit])
     if store is not None:
@@ -842,6 +862,21 @@ def build_parser() -> argparse.ArgumentParser:
             f"{PROG} breaks fit.nc --prob 0.9")
     p.add_argument("fit", help="fit file, or a fit-many --store directory (one row per curve and break)")
     p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+
+    p = add("run-value", cmd_run_value, "which run to make next: how much a run at each x would narrow the band "
+            "at the x you care about (refits with possible readings added)", [json_flag],
+            f"{PROG} run-value fit.nc --runs 2e4 5e4 --at 1e6 --test-examples 2000")
+    p.add_argument("fit", metavar="FIT", help="fit file written by 'fit'")
+    p.add_argument("--runs", nargs="+", type=float, required=True, metavar="X", help="x of each candidate run")
+    p.add_argument("--at", nargs="+", type=float, required=True, metavar="X",
+                   help="x whose forecast the run should sharpen")
+    p.add_argument("--readings", type=int, default=5,
+                   help="possible readings per run, each one refit (default 5; the cost is runs x readings fits)")
+    p.add_argument("--prob", type=_prob, default=0.9, help="central interval probability (default 0.9)")
+    p.add_argument("--y-err", nargs=1, type=float, metavar="SE",
+                   help="standard error the run's measurement will have, in y units (default: none)")
+    p.add_argument("--test-examples", type=int, metavar="N",
+                   help="the y are error rates the run will read off N test examples (binomial standard error)")
 
     p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],
             f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")

@@ -73,3 +73,19 @@ def test_runs_past_the_data_teach_more_about_the_far_curve():
     assert table.width_after_min[2] <= width <= table.width_after_max[2], (width, table)
     # reproducible: the same refits give the same row
     pd.testing.assert_frame_equal(table.iloc[[2]].reset_index(drop=True), fit.run_value([x_all[17]], [2e5]))
+
+
+def test_cli_run_value(addition_fit, addition_fit_path, capsys):
+    import json
+
+    from bnsl_bayes import cli
+
+    assert cli.main(["run-value", str(addition_fit_path), "--runs", "900", "--at", "2000", "--readings", "2",
+                     "--y-err", "0.01", "--json"]) == 0
+    got = pd.DataFrame(json.loads(capsys.readouterr().out))
+    pd.testing.assert_frame_equal(got, addition_fit.run_value([900.0], [2000.0], readings=2, y_err=0.01))
+    assert cli.main(["run-value", str(addition_fit_path), "--runs", "900", "--at", "2000", "--readings", "1",
+                     "--test-examples", "500"]) == 0
+    assert "as read off 500 test examples, each refitted" in capsys.readouterr().out
+    assert cli.main(["run-value", str(addition_fit_path), "--runs", "0", "--at", "2000"]) == 2
+    assert "column '--runs': 0.0 at row 0 must be > 0" in capsys.readouterr().err
