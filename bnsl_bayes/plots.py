@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_backtest", "plot_breaks", "plot_calibration", "plot_crossover", "plot_diagnostics", "plot_forecast", "plot_reach"]
+__all__ = ["plot_backtest", "plot_breaks", "plot_calibration", "plot_crossover", "plot_diagnostics", "plot_forecast",
+           "plot_reach", "plot_run_value"]
 
 # One colour family for the posterior, a contrasting one for data the fit never saw.
 _POSTERIOR = "tab:blue"
@@ -383,6 +384,29 @@ def plot_reach(fit, target, prob=0.9, x_max=None, ax=None, bins=50, direction=No
                         f"P(reached by {fit.x_name} = {summary['x_max']:.3g}) = {summary['prob_reached']:.2f}"))
     ax.legend(loc="best", fontsize="small")
     _readable_log_ticks(ax)
+    return fig, ax
+
+
+def plot_run_value(table, fit=None, ax=None):
+    """Which run to make next, from `Fit.run_value`'s table: the band's width at each x_target after
+    a run at x_run (mean over the readings; bars: their range) against x_run, with the width now as a
+    dashed line of the same colour. With `fit`, its data window is shaded. Returns (fig, ax)."""
+    fig, ax = _axes(ax)
+    if fit is not None:
+        _shade_data_window(ax, fit)
+    for k, (xt, rows) in enumerate(table.groupby("x_target", sort=True)):
+        color = f"C{k}"
+        rows = rows.sort_values("x_run")
+        below = rows.width_after - rows.width_after_min
+        above = rows.width_after_max - rows.width_after
+        ax.errorbar(rows.x_run, rows.width_after, yerr=[below, above], fmt="o-", color=color, capsize=3,
+                    label=f"after a run at x (target x = {xt:.4g})")
+        ax.axhline(rows.width_now.iloc[0], color=color, linestyle="--", linewidth=1, label=f"now (target x = {xt:.4g})")
+    ax.set(xscale="log", ylim=(0, None), xlabel="x of the run" if fit is None else f"{fit.x_name} of the run",
+           ylabel="width of the band at the target (e-folds of y)")
+    ax.set_title(_title("which run to make next: the curve's band at the target, now and after the run"))
+    _readable_log_ticks(ax)
+    ax.legend(loc="best", fontsize="small")
     return fig, ax
 
 

@@ -89,3 +89,21 @@ def test_cli_run_value(addition_fit, addition_fit_path, capsys):
     assert "as read off 500 test examples, each refitted" in capsys.readouterr().out
     assert cli.main(["run-value", str(addition_fit_path), "--runs", "0", "--at", "2000"]) == 2
     assert "column '--runs': 0.0 at row 0 must be > 0" in capsys.readouterr().err
+
+
+def test_plot_run_value_draws_now_and_after_per_target(addition_fit):
+    import matplotlib.pyplot as plt
+
+    from bnsl_bayes import plots
+
+    table = pd.DataFrame({"x_run": [800.0, 1000.0, 800.0, 1000.0], "x_target": [2e3, 2e3, 5e3, 5e3],
+                          "width_now": [0.7, 0.7, 0.8, 0.8], "width_after": [0.3, 0.1, 0.4, 0.2],
+                          "narrowing": [0.57, 0.86, 0.5, 0.75], "width_after_min": [0.2, 0.05, 0.3, 0.1],
+                          "width_after_max": [0.5, 0.2, 0.6, 0.3], "r_hat_max": [1.0] * 4})
+    fig, ax = plots.plot_run_value(table, fit=addition_fit)
+    labels = ax.get_legend_handles_labels()[1]
+    assert "now (target x = 2000)" in labels and "after a run at x (target x = 5000)" in labels
+    dashed = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    assert sorted(ln.get_ydata()[0] for ln in dashed) == [0.7, 0.8]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "training set size of the run"
+    plt.close(fig)
