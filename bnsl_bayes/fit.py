@@ -299,7 +299,6 @@ class Fit:
         xs = self.reach_draws(target, x_max, direction=direction, x_from=x_from)
         return fc.reach_table(xs, target, prob, x_min, x_max)
 
-    # checks ------------------------------------------------------------------------------------
     def run_value(self, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None) -> pd.DataFrame:
         """Which run to make next: how much a measurement at each x_run would narrow the band of the
         curve at each x_target, expected over what it may read (`design.run_value`: `readings`
@@ -308,6 +307,7 @@ class Fit:
 
         return run_value(self, x_run, x_target, prob, readings, y_err)
 
+    # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:
         """Convergence checks: r_hat_max (and the parameter it belongs to), ess_bulk_min, ess_tail_min,
         divergences, draws, chains, and for break models each chain's median break positions."""

@@ -219,9 +219,8 @@ def planned_log_y_se(log_curve: np.ndarray, y_err) -> np.ndarray:
                              f"y = {y[i]:.6g} (x index {i[-1]})")
     else:
         e = np.asarray(y_err, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # a curve that underflows to y = 0 has no finite log error: treat it as exact, not as NaN
-        return np.where(y > 0, e / np.where(y > 0, y, 1.0), 0.0)
+    # a curve that underflows to y = 0 has no finite log error: treat it as exact, not as NaN
+    return np.where(y > 0, log_y_se(np.where(y > 0, y, 1.0), e), 0.0)
 
 
 # Quadrature points of t_plus_normal_logpdf (129 gave errors up to 4.8e-4 in log density, 193 1e-5),
