@@ -470,7 +470,9 @@ def make_idata(idata, data_x, data_y, spec: ModelSpec, seed: int, sampler: dict,
     stacking = fc.chain_stacking_weights(ll["y"].values)
     n_chain = len(stacking)
     weights = stacking if stack_chains else np.full(n_chain, 1.0 / n_chain)
-    out = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats,
+    # A shallow copy: the draws are shared, the attributes written below are this fit's own, so an
+    # InferenceData passed in (a fit's, reattached to other data) keeps its metadata.
+    out = az.InferenceData(posterior=idata.posterior.copy(), sample_stats=idata.sample_stats,
                            observed_data=observed(data_x, data_y, data_y_err), log_likelihood=ll)
     out.posterior.attrs.update(metadata(spec, seed, data_x, data_y, x_name, y_name, data_y_err))
     out.posterior.attrs.update({

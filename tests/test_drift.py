@@ -208,3 +208,12 @@ def test_stream_key_is_stable_and_sees_every_input():
     keys = {k, fc.stream_key(1, x, y, "{}"), fc.stream_key(0, x * 2, y, "{}"), fc.stream_key(0, x, y * 2, "{}"),
             fc.stream_key(0, x, y, '{"a": 1}'), fc.stream_key(0, y, x, "{}")}
     assert len(keys) == 6
+
+
+def test_reattaching_a_posterior_leaves_the_original_fits_metadata_alone(addition_fit):
+    """make_idata writes the new fit's metadata on its own copy: a fit whose draws were reattached to
+    other data (as `_refit` does) still saves its own stream key, so it loads back to its forecasts."""
+    before = dict(addition_fit.idata.posterior.attrs)
+    other = _refit(addition_fit, addition_fit.y * 1.002)
+    assert dict(addition_fit.idata.posterior.attrs) == before
+    assert int(before["stream_key"], 16) == addition_fit.stream_key != other.stream_key
