@@ -107,3 +107,24 @@ def test_plot_run_value_draws_now_and_after_per_target(addition_fit):
     assert sorted(ln.get_ydata()[0] for ln in dashed) == [0.7, 0.8]
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "training set size of the run"
     plt.close(fig)
+
+
+def test_each_reading_is_refitted_with_the_point_and_its_error(addition_fit, monkeypatch):
+    """The plumbing, with refits replaced by the fit itself: the point goes in at x_run with the
+    readings spread over the predictive there (its quantiles at (k + 0.5) / 3 for 3 readings), and the
+    run's error goes in beside it (old points: none, or 0 when only the new one has an error)."""
+    import importlib
+
+    fit_module = importlib.import_module("bnsl_bayes.fit")  # the module: bnsl_bayes.fit is the function
+    calls = []
+    monkeypatch.setattr(fit_module, "refit", lambda f, x, y, y_err=None: calls.append((x, y, y_err)) or f)
+    addition_fit.run_value([900.0], [2000.0], readings=3)
+    predictive = addition_fit.draws([900.0]).values.ravel()
+    for (x, y, errs), q in zip(calls, (1 / 6, 0.5, 5 / 6)):
+        np.testing.assert_array_equal(x, np.append(addition_fit.x, 900.0))
+        np.testing.assert_array_equal(y[:-1], addition_fit.y)
+        assert y[-1] == pytest.approx(np.quantile(predictive, q)) and errs is None
+    calls.clear()
+    addition_fit.run_value([900.0], [2000.0], readings=1, y_err=lambda y: 0.1 * y)
+    (x, y, errs), = calls
+    np.testing.assert_allclose(errs, np.append(np.zeros(len(addition_fit.x)), 0.1 * y[-1]))
