@@ -585,7 +585,8 @@ def cmd_run_value(args) -> int:
     fit = load_fit(args.fit)
     y_err, measured = planned_errors(args, 1)
     table = fit.run_value(check_x_new(args.runs, "--runs"), check_x_new(args.at, "--at"), prob=args.prob,
-                          readings=args.readings, y_err=y_err if y_err is None or callable(y_err) else y_err[0])
+                          readings=args.readings, y_err=y_err if y_err is None or callable(y_err) else y_err[0],
+                          workers=args.workers, client=args.scheduler)
     if args.json:
         print_json(table.to_dict(orient="records"))
         return 0
@@ -788,6 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
                      description="Bayesian fits of Broken Neural Scaling Laws: forecasts with credible "
                                  "intervals, break positions, and when a target is reached.")
     from . import __version__
+    from .many import positive_int
 
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -877,6 +879,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="standard error the run's measurement will have, in y units (default: none)")
     p.add_argument("--test-examples", type=int, metavar="N",
                    help="the y are error rates the run will read off N test examples (binomial standard error)")
+    p.add_argument("--workers", type=positive_int, help="local processes the refits are spread over (default 1)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run the refits on this Dask scheduler, e.g. tcp://host:8786")
 
     p = add("reach", cmd_reach, "x at which the curve reaches a target y (posterior)", [json_flag],
             f"{PROG} reach fit.nc --target 2.0 --x-max 1e13")
@@ -930,8 +934,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", type=int, default=4000, help="independent prior draws (default 4000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output .nc file")
-
-    from .many import positive_int
 
     p = add("backtest", cmd_backtest, "pretend the curve stopped earlier: fit its first points, score the forecast "
             "of the rest", [sampling, json_flag], f"{PROG} backtest runs.csv --x tokens --y loss --cuts 0.5 0.7 --plot bt.png")

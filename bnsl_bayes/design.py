@@ -3,9 +3,9 @@
 Preposterior analysis by refitting. A run at x_run will read some y we do not know yet; the fit's
 posterior predictive there says what it may read. For a few readings spread over that predictive
 (its quantiles at (k + 0.5) / K), the curve is refitted with the point added (same spec, seed and
-sampler settings), and the band of the noise-free curve at x_target is read off each refit. Their
-mean is the band to expect after the run; set beside the band now, it says which candidate run
-teaches most about the x you care about.
+sampler settings; the refits run as `fit_many` runs curves), and the band of the noise-free curve
+at x_target is read off each refit. Their mean is the band to expect after the run; set beside the
+band now, it says which candidate run teaches most about the x you care about.
 
 Why refits and not the cheaper reweighting of the posterior draws by each reading's likelihood: the
 runs worth asking about sit past the data, where a reading rules out most draws. On a simulated
@@ -18,6 +18,8 @@ learned away), with the drift past the data each refit has: its window reaches x
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -29,20 +31,25 @@ def log_width(band: pd.DataFrame) -> np.ndarray:
     return np.log(band.upper.to_numpy() / band.lower.to_numpy())
 
 
-def run_value(fit, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None) -> pd.DataFrame:
+def run_value(fit, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None,
+              workers: int | None = None, client=None) -> pd.DataFrame:
     """How much a run at each x_run would narrow the central `prob` band of the noise-free curve at
-    each x_target, expected over what the run may read. `readings` refits per x_run.
+    each x_target, expected over what the run may read. `readings` refits per x_run, run as
+    `fit_many` runs its curves: one after another here, in `workers` local processes, or on the Dask
+    `client` (the same refits, so the same numbers, wherever they run).
 
     One row per (x_run, x_target): width_now and width_after (log(upper / lower) of the band now and,
     averaged over the readings, after the run), narrowing (1 - width_after / width_now),
     width_after_min / width_after_max (over the readings: an extreme reading can leave the band
-    wider than the typical one), and r_hat_max (the worst of the refits').
+    wider than the typical one), r_hat_max (the worst of the refits') and readings (refits that
+    succeeded; a failed one is left out with a warning naming it).
 
     `y_err`: the standard error the run's measurement will have (one number, or a callable of y as
     `Fit.forecast` takes it): readings are drawn with it and the refit is told it, so a noisier run
     teaches less. Without it the new point has none (in a fit with known errors: an error of 0).
     """
-    from .fit import refit
+    from .fit import refit_options
+    from .many import CurveTask, Job, fingerprint, run_tasks
 
     x_run = check_x_new(x_run, "x_run")
     x_target = check_x_new(x_target, "x_target")
@@ -53,24 +60,42 @@ def run_value(fit, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=
         if not callable(y_err) and np.ndim(y_err) != 0:
             raise ValueError("y_err: give one standard error for the run (or a callable of y), not one per x")
         y_err = check_planned_y_err(y_err, 1)
+    options = refit_options(fit)
+    spec, seed = options.pop("spec"), options.pop("seed")
     width_now = log_width(fit.forecast(x_target, prob, kind="curve"))
     old_errs = np.zeros(len(fit.x)) if fit.y_err is None else fit.y_err
-    rows = []
-    for xr in x_run:
+    tasks = []
+    for i, xr in enumerate(x_run):
         predictive = fit.draws([xr], y_err=y_err).values.ravel()
-        ys = np.quantile(predictive, (np.arange(readings) + 0.5) / readings)
-        widths, r_hat = [], []
-        for y_new in ys:
+        for k, y_new in enumerate(np.quantile(predictive, (np.arange(readings) + 0.5) / readings)):
             err = None if y_err is None else (y_err(np.asarray(y_new)) if callable(y_err) else y_err[0])
-            errs = None if err is None and fit.y_err is None else np.append(old_errs, 0.0 if err is None else err)
-            after = refit(fit, np.append(fit.x, xr), np.append(fit.y, y_new), errs)
-            widths.append(log_width(after.forecast(x_target, prob, kind="curve")))
-            r_hat.append(after.diagnostics()["r_hat_max"])
-        widths = np.array(widths)
+            xs = pd.Series(np.append(fit.x, xr), name=fit.x_name)
+            ys = pd.Series(np.append(fit.y, y_new), name=fit.y_name)
+            errs = (None if err is None and fit.y_err is None
+                    else pd.Series(np.append(old_errs, 0.0 if err is None else float(err)), name="y_err"))
+            key = (float(xr), k)
+            tasks.append(CurveTask(key, f"run-{i}-reading-{k}", fingerprint(xs, ys, spec, seed, options, errs), seed,
+                                   xs, ys, errs))
+    outcomes = {o.key: o for o in run_tasks(tasks, Job(spec, options, None, None), workers, client)}
+    rows = []
+    for i, xr in enumerate(x_run):
+        widths, r_hat = [], []
+        for task in tasks[i * readings:(i + 1) * readings]:
+            out = outcomes[task.key]
+            if out.status != "done":
+                warnings.warn(f"run_value: the refit at x_run = {xr:.6g} with the reading {task.y.iloc[-1]:.6g} failed "
+                              f"({out.reason}); that run's row averages the other readings", RuntimeWarning,
+                              stacklevel=3)
+                continue
+            widths.append(log_width(out.fit.forecast(x_target, prob, kind="curve")))
+            r_hat.append(out.diagnostics["r_hat_max"])
+        widths = np.array(widths).reshape(len(widths), len(x_target))
         for t, xt in enumerate(x_target):
-            mean = float(widths[:, t].mean())
+            w = widths[:, t]
+            mean = float(w.mean()) if w.size else float("nan")
             rows.append({"x_run": float(xr), "x_target": float(xt), "width_now": float(width_now[t]),
                          "width_after": mean, "narrowing": 1 - mean / float(width_now[t]),
-                         "width_after_min": float(widths[:, t].min()), "width_after_max": float(widths[:, t].max()),
-                         "r_hat_max": float(np.nanmax(r_hat))})
+                         "width_after_min": float(w.min()) if w.size else float("nan"),
+                         "width_after_max": float(w.max()) if w.size else float("nan"),
+                         "r_hat_max": float(np.nanmax(r_hat)) if r_hat else float("nan"), "readings": len(w)})
     return pd.DataFrame(rows)

@@ -299,13 +299,14 @@ class Fit:
         xs = self.reach_draws(target, x_max, direction=direction, x_from=x_from)
         return fc.reach_table(xs, target, prob, x_min, x_max)
 
-    def run_value(self, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None) -> pd.DataFrame:
+    def run_value(self, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=None,
+                  workers: int | None = None, client=None) -> pd.DataFrame:
         """Which run to make next: how much a measurement at each x_run would narrow the band of the
         curve at each x_target, expected over what it may read (`design.run_value`: `readings`
-        refits with the point added, per x_run)."""
+        refits with the point added, per x_run; in local processes with `workers`, on Dask with `client`)."""
         from .design import run_value
 
-        return run_value(self, x_run, x_target, prob, readings, y_err)
+        return run_value(self, x_run, x_target, prob, readings, y_err, workers, client)
 
     # checks ------------------------------------------------------------------------------------
     def diagnostics(self) -> dict:
@@ -573,11 +574,17 @@ def fit(x, y, breaks: int | None = None, seed: int = 0, *, y_err=None, spec=None
     return result
 
 
-def refit(original: Fit, x, y, y_err=None) -> Fit:
-    """`original`'s model on other data: the same spec, seed, sampler settings, chain weighting and
-    names, without warnings (the caller reports the diagnostics it needs)."""
+def refit_options(original: Fit) -> dict:
+    """The options that make `fit` repeat `original`'s model on other data: spec, seed, sampler
+    settings and chain weighting (names aside)."""
     if original.source != "posterior":
         raise ValueError(f"a {original.source} sample was not fitted, so there is no fit to repeat on other data")
-    return fit(x, y, seed=original.seed, y_err=y_err, spec=original.spec, x_name=original.x_name,
-               y_name=original.y_name, warn=False, stack_chains=original._index is not None,
-               **json.loads(original.posterior.attrs["sampler"]))
+    return {"spec": original.spec, "seed": original.seed, "stack_chains": original._index is not None,
+            **json.loads(original.posterior.attrs["sampler"])}
+
+
+def refit(original: Fit, x, y, y_err=None) -> Fit:
+    """`original`'s model on other data (`refit_options`), with its names and without warnings (the
+    caller reports the diagnostics it needs)."""
+    return fit(x, y, y_err=y_err, x_name=original.x_name, y_name=original.y_name, warn=False,
+               **refit_options(original))

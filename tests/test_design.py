@@ -1,5 +1,7 @@
 """Which run to make next (`Fit.run_value`): refits with a possible reading added, and what they show."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +23,7 @@ def test_refit_on_the_same_data_is_the_same_fit(addition_fit):
 def test_run_value_table(addition_fit):
     table = addition_fit.run_value([900.0], [1000.0, 2000.0], readings=2)
     assert list(table.columns) == ["x_run", "x_target", "width_now", "width_after", "narrowing", "width_after_min",
-                                   "width_after_max", "r_hat_max"]
+                                   "width_after_max", "r_hat_max", "readings"]
     assert table[["x_run", "x_target"]].values.tolist() == [[900.0, 1000.0], [900.0, 2000.0]]
     np.testing.assert_allclose(table.width_now, log_width(addition_fit.forecast([1000.0, 2000.0], kind="curve")))
     np.testing.assert_allclose(table.narrowing, 1 - table.width_after / table.width_now)
@@ -110,21 +112,54 @@ def test_plot_run_value_draws_now_and_after_per_target(addition_fit):
 
 
 def test_each_reading_is_refitted_with_the_point_and_its_error(addition_fit, monkeypatch):
-    """The plumbing, with refits replaced by the fit itself: the point goes in at x_run with the
-    readings spread over the predictive there (its quantiles at (k + 0.5) / 3 for 3 readings), and the
-    run's error goes in beside it (old points: none, or 0 when only the new one has an error)."""
-    import importlib
+    """The plumbing, with sampling replaced by a copy of the fit itself: the point goes in at x_run
+    with the readings spread over the predictive there (its quantiles at (k + 0.5) / 3 for 3
+    readings), the run's error beside the old points' (none, or 0 when only the new one has an
+    error), and the fit's own spec, seed and sampler settings."""
+    from bnsl_bayes import many
 
-    fit_module = importlib.import_module("bnsl_bayes.fit")  # the module: bnsl_bayes.fit is the function
     calls = []
-    monkeypatch.setattr(fit_module, "refit", lambda f, x, y, y_err=None: calls.append((x, y, y_err)) or f)
-    addition_fit.run_value([900.0], [2000.0], readings=3)
+
+    def fake_fit(x, y, y_err=None, **kw):
+        calls.append((x.to_numpy(), y.to_numpy(), None if y_err is None else y_err.to_numpy(), kw))
+        return bnsl_bayes.Fit(addition_fit.idata.copy())
+
+    monkeypatch.setattr(many, "fit", fake_fit)
+    table = addition_fit.run_value([900.0], [2000.0], readings=3)
+    assert table.readings.tolist() == [3]
     predictive = addition_fit.draws([900.0]).values.ravel()
-    for (x, y, errs), q in zip(calls, (1 / 6, 0.5, 5 / 6)):
+    sampler = json.loads(addition_fit.posterior.attrs["sampler"])
+    for (x, y, errs, kw), q in zip(calls, (1 / 6, 0.5, 5 / 6)):
         np.testing.assert_array_equal(x, np.append(addition_fit.x, 900.0))
         np.testing.assert_array_equal(y[:-1], addition_fit.y)
         assert y[-1] == pytest.approx(np.quantile(predictive, q)) and errs is None
+        assert kw == {"spec": addition_fit.spec, "seed": addition_fit.seed, "warn": False, "stack_chains": False,
+                      **sampler}
     calls.clear()
     addition_fit.run_value([900.0], [2000.0], readings=1, y_err=lambda y: 0.1 * y)
-    (x, y, errs), = calls
+    (x, y, errs, kw), = calls
     np.testing.assert_allclose(errs, np.append(np.zeros(len(addition_fit.x)), 0.1 * y[-1]))
+
+
+def test_a_failed_refit_is_named_and_left_out(addition_fit, monkeypatch):
+    from bnsl_bayes import many
+
+    seen = []
+
+    def flaky_fit(x, y, **kw):
+        seen.append(1)
+        if len(seen) == 2:
+            raise RuntimeError("sampler crashed")
+        return bnsl_bayes.Fit(addition_fit.idata.copy())
+
+    monkeypatch.setattr(many, "fit", flaky_fit)
+    with pytest.warns(RuntimeWarning, match=r"refit at x_run = 900 with the reading .* failed \(RuntimeError: "
+                                            r"sampler crashed\); that run's row averages the other readings"):
+        table = addition_fit.run_value([900.0], [2000.0], readings=3)
+    assert table.readings.tolist() == [2]
+
+
+@pytest.mark.slow
+def test_refits_in_worker_processes_give_the_same_table(addition_fit):
+    here = addition_fit.run_value([900.0, 1200.0], [2000.0], readings=2)
+    pd.testing.assert_frame_equal(addition_fit.run_value([900.0, 1200.0], [2000.0], readings=2, workers=2), here)
