@@ -585,8 +585,7 @@ def cmd_run_value(args) -> int:
     fit = load_fit(args.fit)
     y_err, measured = planned_errors(args, 1)
     table = fit.run_value(check_x_new(args.runs, "--runs"), check_x_new(args.at, "--at"), prob=args.prob,
-                          readings=args.readings, y_err=y_err if y_err is None or callable(y_err) else y_err[0],
-                          workers=args.workers, client=args.scheduler)
+                          readings=args.readings, y_err=y_err, workers=args.workers, client=args.scheduler)
     if args.json:
         print_json(table.to_dict(orient="records"))
         return 0

@@ -57,7 +57,7 @@ def run_value(fit, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=
     if isinstance(readings, bool) or not isinstance(readings, (int, np.integer)) or readings < 1:
         raise ValueError(f"readings must be an integer >= 1, got {readings!r}")
     if y_err is not None:
-        if not callable(y_err) and np.ndim(y_err) != 0:
+        if not callable(y_err) and np.size(y_err) != 1:
             raise ValueError("y_err: give one standard error for the run (or a callable of y), not one per x")
         y_err = check_planned_y_err(y_err, 1)
     options = refit_options(fit)
