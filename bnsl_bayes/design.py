@@ -90,12 +90,13 @@ def run_value(fit, x_run, x_target, prob: float = 0.9, readings: int = 5, y_err=
             widths.append(log_width(out.fit.forecast(x_target, prob, kind="curve")))
             r_hat.append(out.diagnostics["r_hat_max"])
         widths = np.array(widths).reshape(len(widths), len(x_target))
+        r_hat_max = float(np.nanmax(r_hat)) if r_hat else float("nan")
         for t, xt in enumerate(x_target):
             w = widths[:, t]
-            mean = float(w.mean()) if w.size else float("nan")
+            after = {k: float(f(w)) if w.size else float("nan")  # NaN when every refit of this run failed
+                     for k, f in (("width_after", np.mean), ("width_after_min", np.min), ("width_after_max", np.max))}
             rows.append({"x_run": float(xr), "x_target": float(xt), "width_now": float(width_now[t]),
-                         "width_after": mean, "narrowing": 1 - mean / float(width_now[t]),
-                         "width_after_min": float(w.min()) if w.size else float("nan"),
-                         "width_after_max": float(w.max()) if w.size else float("nan"),
-                         "r_hat_max": float(np.nanmax(r_hat)) if r_hat else float("nan"), "readings": len(w)})
+                         "width_after": after["width_after"], "narrowing": 1 - after["width_after"] / float(width_now[t]),
+                         "width_after_min": after["width_after_min"], "width_after_max": after["width_after_max"],
+                         "r_hat_max": r_hat_max, "readings": len(w)})
     return pd.DataFrame(rows)
