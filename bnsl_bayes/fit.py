@@ -579,6 +579,10 @@ def refit_options(original: Fit) -> dict:
     settings and chain weighting (names aside)."""
     if original.source != "posterior":
         raise ValueError(f"a {original.source} sample was not fitted, so there is no fit to repeat on other data")
+    if "family_member" in original.posterior.attrs:
+        curve = json.loads(original.posterior.attrs["family_member"])["curve"]
+        raise ValueError(f"this fit is curve {curve!r} of a family fit (fit_family): refitted alone it would lose "
+                         "what the other curves taught it; refit the family with the new data instead")
     return {"spec": original.spec, "seed": original.seed, "stack_chains": original._index is not None,
             **json.loads(original.posterior.attrs["sampler"])}
 

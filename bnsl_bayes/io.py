@@ -71,7 +71,7 @@ def save_fit(fit, path) -> Path:
 
 
 def load(path):
-    """Load a fit saved with `Fit.save`; refuses files from an incompatible format version, and damaged ones.
+    """Load a fit saved with `Fit.save` (or a `Family`, a `PriorFit`); refuses files from an incompatible format version, and damaged ones.
 
     >>> fit = load("fit.nc")  # doctest: +SKIP
     """
@@ -90,6 +90,10 @@ def load(path):
     idata.load() if hasattr(idata, "load") else None
     kind = check_saved(idata, path)
     try:
+        if kind == "posterior" and "family" in idata.posterior.attrs:  # a joint fit of several curves
+            from .family import Family
+
+            return Family(idata)
         return PriorFit(idata) if kind == "prior" else Fit(idata)
     except ValueError as e:  # e.g. a spec the saved metadata describes but this version refuses
         raise ValueError(f"{path}: {e}") from None

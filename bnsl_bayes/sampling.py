@@ -25,16 +25,22 @@ _LOCK = threading.Lock()
 
 def compiled_model(spec: ModelSpec, data: CurveData, coordinates: str = "plain"):
     """The nutpie-compiled model for `spec` in `coordinates`, with `data` swapped in (compiled on first use)."""
+    key = (spec.model_key(), coordinates, data.log_y_se is not None)  # known errors: another graph
+    return cached_compile(key, lambda: build_model(spec, data, coordinates), data.shared())
+
+
+def cached_compile(key, build, shared: dict):
+    """The nutpie model compiled from `build()` once per `key` in this process, with the `shared`
+    data swapped in: a model whose data all enter as pm.Data serves every dataset of its shape."""
     import nutpie
 
-    key = (spec.model_key(), coordinates, data.log_y_se is not None)  # known errors: another graph
     with _LOCK:
         compiled = _COMPILED.get(key)
         if compiled is None:
-            compiled = nutpie.compile_pymc_model(build_model(spec, data, coordinates))
+            compiled = nutpie.compile_pymc_model(build())
             _COMPILED[key] = compiled
     # A graph keeps only the data it uses (bnsl-0 has no break, so no half_range): swap in just those.
-    return compiled.with_data(**{k: v for k, v in data.shared().items() if k in compiled.shared_data})
+    return compiled.with_data(**{k: v for k, v in shared.items() if k in compiled.shared_data})
 
 
 def check_sampler_settings(settings: dict, cores) -> None:
@@ -86,6 +92,16 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     `overrides` may set chains, tune, draws, target_accept, backend, mass_matrix, coordinates (else
     the spec's sampler table).
     """
+    return sample_model(spec, lambda coordinates: compiled_model(spec, data, coordinates),
+                        lambda coordinates: build_model(spec, data, coordinates),
+                        seed=seed, progress=progress, cores=cores, **overrides)
+
+
+def sample_model(spec: ModelSpec, nutpie_model, pymc_model, *, seed: int, progress: bool = False,
+                 cores: int | None = None, **overrides):
+    """`sample` for any model of `spec`: `nutpie_model(coordinates)` gives the compiled nutpie model,
+    `pymc_model(coordinates)` the PyMC model (the other backends); each is called only when used.
+    Returns (InferenceData with posterior and sample_stats, the settings used)."""
     settings = sampler_settings(spec, overrides)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
@@ -100,14 +116,14 @@ def sample(spec: ModelSpec, data: CurveData, *, seed: int, progress: bool = Fals
     if backend == "nutpie":
         import nutpie
 
-        idata = nutpie.sample(compiled_model(spec, data, settings["coordinates"]), **common, seed=int(seed), save_warmup=False,
+        idata = nutpie.sample(nutpie_model(settings["coordinates"]), **common, seed=int(seed), save_warmup=False,
                               low_rank_modified_mass_matrix=settings["mass_matrix"] == "low_rank",
                               progress_bar=progress)
     elif backend in ("pymc", "numpyro"):
         import pymc as pm
 
         logging.getLogger("pymc").setLevel(logging.ERROR)
-        with build_model(spec, data, settings["coordinates"]):
+        with pymc_model(settings["coordinates"]):
             idata = pm.sample(**common, random_seed=int(seed), nuts_sampler=backend, progressbar=progress,
                               compute_convergence_checks=False, idata_kwargs={"log_likelihood": False})
     else:  # unreachable: check_sampler_settings refused it
