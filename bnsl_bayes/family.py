@@ -165,7 +165,7 @@ class Family:
         self.spread = dict(info["spread"])
         self.group = info["group"]
         obs = idata.observed_data
-        which = obs["curve"].values
+        which = obs["curve_index"].values
         post = idata.posterior.drop_vars("curve", errors="ignore")
         sampler = json.loads(attrs["sampler"])
         spec = load_spec(json.loads(attrs["spec"]))
@@ -175,6 +175,7 @@ class Family:
         for k, name in enumerate(self.names):
             rows = which == k
             own = post[[v for v in post.data_vars if "curve" in post[v].dims]].isel(curve=k)
+            own.attrs = {}  # the member's own metadata comes from make_idata; the family's stays here
             err = obs["y_err"].values[rows] if "y_err" in obs else None
             member = make_idata(_Joint(own, idata.sample_stats), obs["x"].values[rows], obs["y"].values[rows],
                                 spec, seed, sampler, attrs["x_name"], attrs["y_name"], data_y_err=err)
@@ -320,7 +321,7 @@ def fit_family(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = N
     post = idata.posterior.assign_coords(curve=names)  # a reused compiled model carries its first family's names
     which = np.concatenate([np.full(len(cx), k) for k, cx in enumerate(xs)])
     all_err = None if y_err is None else np.concatenate(errs)
-    obs = observed(np.concatenate(xs), np.concatenate(ys), all_err).assign(curve=("obs", which))
+    obs = observed(np.concatenate(xs), np.concatenate(ys), all_err).assign(curve_index=("obs", which))
     import arviz as az
 
     post.attrs.update(metadata(spec, seed, obs["x"].values, obs["y"].values, x, y, all_err))
