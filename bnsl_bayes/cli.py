@@ -260,8 +260,13 @@ def cmd_fit(args) -> int:
     breaks = 1 if args.breaks is None else args.breaks
     if args.keep_all and breaks != "auto":
         raise ValueError("--keep-all writes the three fits --breaks auto compares: use it with --breaks auto")
+    if args.family and (not args.group or breaks == "auto" or args.monotone):
+        raise ValueError("--family fits the --group curves jointly: it needs --group, and one model "
+                         "(not --breaks auto; not --monotone, whose slope changes cannot be pooled)")
     data_path, df = curve_table(args)
     groups = list(curves(df, args.group))
+    if args.family and len(groups) < 2:
+        raise ValueError(f"--family needs at least 2 curves; --group {' '.join(args.group)} names {len(groups)}")
     errors = (lambda rows: rows[args.y_err]) if args.y_err else (lambda rows: None)
     # Check every curve before sampling any: a bad row 900 should not cost 899 rows of fitting.
     targets, written = {}, {}  # label -> OUT; every file to write -> its curve's label
@@ -279,6 +284,8 @@ def cmd_fit(args) -> int:
             written[path] = label
         targets[label] = out
     refuse_overwriting_inputs(written, [data_path, args.spec])
+    if args.family:
+        return fit_family_members(args, df, spec if spec is not None else f"bnsl-{breaks}", list(targets.items()))
 
     bar = tqdm(groups, desc="curves", unit="curve", file=sys.stderr,
                disable=not show_progress(args) or len(groups) < 2)
@@ -298,6 +305,30 @@ def cmd_fit(args) -> int:
                   f"{PROG} forecast {' '.join(map(str, kept))} --at X)", flush=True)
         for message in problems:
             warn(prefix + message)
+    return 0
+
+
+def fit_family_members(args, df, spec, targets) -> int:
+    """fit --family: the --group curves as one family (`bnsl_bayes.fit_family`), each member saved where
+    a grouped fit saves its curve (every other command reads it as a fit), the pooled parameters printed."""
+    from .family import fit_family
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RuntimeWarning)
+        fam = fit_family(df, args.x, args.y, args.group, seed=args.seed, y_err=args.y_err, spec=spec,
+                         progress=show_progress(args), **sampler_options(args))
+    # fit_family and `curves` split the table by the same sorted groupby: members come in label order
+    for name, (label, path) in zip(fam.names, targets):
+        fam[name].save(path)
+        print(f"[{label}] {describe(fam[name])} -> {path}", flush=True)
+    d = fam.diagnostics()
+    print(f"family of {len(fam)} curves, pooled {', '.join(fam.pool)}: r_hat_max {d['r_hat_max']:.3f} "
+          f"(at {d['r_hat_worst']}), divergences {d['divergences']}; across curves (centre: their common "
+          "value; spread: sd between curves; median and central 90% interval):")
+    print_table(fam.population().drop(columns="break" if fam.spec.breaks < 2 else []))
+    for w in caught:
+        if issubclass(w.category, RuntimeWarning):
+            warn(str(w.message))
     return 0
 
 
@@ -836,6 +867,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "(OUT_STEM.bnsl-0.nc, ...): give them all to forecast or reach for their "
                         "LOO-stacked average")
     p.add_argument("--group", nargs="+", metavar="COL", help="fit one curve per value of these columns")
+    p.add_argument("--family", action="store_true",
+                   help="fit the --group curves jointly, their first slope, slope changes and sharpness "
+                        "partially pooled (bnsl_bayes.fit_family): curves with few points learn the shape "
+                        "from the others; each curve is still written to its own file")
     p.add_argument("--out", required=True,
                    help="output .nc file; with --group, OUT_STEM.<group>.nc each, or DIR/<group>.nc if OUT ends in /")
 

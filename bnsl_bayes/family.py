@@ -288,6 +288,8 @@ def fit_family(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = N
     >>> fam = fit_family(df, x="n_embd", y="loss", group="setting")  # doctest: +SKIP
     >>> fam["setting3"].forecast([384]); fam.population()           # doctest: +SKIP
     """
+    import arviz as az
+
     from .many import curve_parts
 
     spec = load_spec(spec, breaks=breaks, priors=priors, likelihood=likelihood, drift_per_efold=drift_per_efold)
@@ -307,8 +309,8 @@ def fit_family(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = N
             cx, cy, _, _, ce = curve_input(part[x], part[y], x, y, None if y_err is None else part[y_err])
         except ValueError as e:
             raise ValueError(f"curve {name!r}: {e}") from None
-        names.append(name)
-        xs.append(cx), ys.append(cy), errs.append(ce)
+        for store, value in ((names, name), (xs, cx), (ys, cy), (errs, ce)):
+            store.append(value)
         datas.append(CurveData.from_xy(cx, cy, ce))
     shared = family_data(datas)
     key = ("family", spec.model_key(), pool, tuple(sorted(spread.items())), len(datas), y_err is not None)
@@ -322,8 +324,6 @@ def fit_family(data: pd.DataFrame, x: str, y: str, group, breaks: int | None = N
     which = np.concatenate([np.full(len(cx), k) for k, cx in enumerate(xs)])
     all_err = None if y_err is None else np.concatenate(errs)
     obs = observed(np.concatenate(xs), np.concatenate(ys), all_err).assign(curve_index=("obs", which))
-    import arviz as az
-
     post.attrs.update(metadata(spec, seed, obs["x"].values, obs["y"].values, x, y, all_err))
     post.attrs.update({
         "sampler": json.dumps(settings),

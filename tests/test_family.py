@@ -191,3 +191,29 @@ def test_pooling_narrows_a_short_curves_forecast_and_keeps_the_truth():
         pop = fam.population().iloc[0]
         assert pop["centre_lower"] < 0.35 < pop["centre_upper"], seed
     assert max(ratios) < 1.05 and np.mean(ratios) < 0.8, ratios
+
+
+# ---- command line ---------------------------------------------------------------------------------
+def test_cli_fit_family_writes_each_member_where_a_grouped_fit_would(tmp_path, monkeypatch, capsys):
+    from bnsl_bayes import cli
+
+    _table(3, seed=2).to_csv(tmp_path / "runs.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    args = ["fit", "runs.csv", "--x", "x", "--y", "y", "--group", "run", "--breaks", "0", "--family",
+            "--chains", "2", "--tune", "200", "--draws", "200", "--out", "fits/"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "family of 3 curves, pooled c0" in out and "centre_median" in out
+    for run in ("r0", "r1", "r2"):
+        assert f"[{run}] bnsl-0: 8 points" in out
+        member = bnsl_bayes.load(tmp_path / "fits" / f"{run}.nc")
+        assert json.loads(member.posterior.attrs["family_member"])["curve"] == run
+    # the members answer every other command as fits do
+    assert cli.main(["forecast", "fits/r1.nc", "--at", "1e5"]) == 0
+    assert "posterior predictive of y" in capsys.readouterr().out
+    # --family needs groups, and one model
+    assert cli.main(["fit", "runs.csv", "--x", "x", "--y", "y", "--family", "--out", "one.nc"]) == 2
+    assert "it needs --group" in capsys.readouterr().err
+    assert cli.main(["fit", "runs.csv", "--x", "x", "--y", "y", "--group", "run", "--breaks", "auto", "--family",
+                     "--out", "auto/"]) == 2
+    assert "not --breaks auto" in capsys.readouterr().err and not (tmp_path / "auto").exists()
