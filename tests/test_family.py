@@ -23,8 +23,7 @@ def _table(n_curves=3, n=8, seed=0):
 
 
 # ---- the model ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
-@pytest.mark.parametrize("breaks", [0, 1, 2])
+@pytest.mark.parametrize("breaks, likelihood", [(0, "normal"), (1, "student_t"), (2, "normal")])
 def test_an_unpooled_family_is_the_sum_of_its_curves_models(breaks, likelihood):
     """With nothing pooled, the family's log density is exactly the sum of the one-curve models'
     at the same parameters: the family reuses the one-curve law, priors and likelihood."""
