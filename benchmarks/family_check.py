@@ -50,12 +50,20 @@ def families(data, domains) -> list:
     return sorted(out, key=lambda t: order[t[0]])
 
 
-def summary(records: list[dict]) -> dict:
+def summary(records: list[dict], one_curve: dict | None = None) -> dict:
     """Mean and standard error over curves per domain and overall, family vs one-curve, and the
-    paired difference of the log density."""
+    paired difference of the log density. With `one_curve` (curve -> the default model's record),
+    also NLP+Nano as the benchmark pools it: NMT, LM and Nano by their families, BB (no family)
+    by its one-curve fits, on both sides."""
     out = {}
-    for dom in sorted({r["domain"] for r in records}) + ["all"]:
-        rs = [r for r in records if dom in ("all", r["domain"]) and r["family"] and r["single"]]
+    groups = {dom: [r for r in records if dom in ("all", r["domain"])]
+              for dom in sorted({r["domain"] for r in records}) + ["all"]}
+    if one_curve and {"NMT", "LM", "Nano"} <= {r["domain"] for r in records}:
+        bb = [{"curve": c, "domain": "BB", "family": {m: r[m] for m in METRICS}, "single": {m: r[m] for m in METRICS}}
+              for c, r in sorted(one_curve.items()) if c.startswith("BB/") and r and r.get("status") == "ok"]
+        groups["NLP+Nano (BB one-curve)"] = [r for r in records if r["domain"] in ("NMT", "LM", "Nano")] + bb
+    for dom, members in groups.items():
+        rs = [r for r in members if r["family"] and r["single"]]
         row = {"curves": len(rs)}
         for who in ("family", "single"):
             for m in METRICS:
@@ -77,10 +85,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--domains", nargs="+", default=["Nano", "LM", "NMT", "IC"])
     p.add_argument("--out", type=Path, default=OUT)
+    p.add_argument("--summary-only", action="store_true", help="recompute the summary of --out's records, no fits")
     args = p.parse_args(argv)
     data = benchmark()
     curves = json.loads((Path(__file__).resolve().parent / "results" / "curves.json").read_text())["curves"]
     single = {r["curve"]: r.get("default") for r in curves}
+    if args.summary_only:
+        done = json.loads(args.out.read_text())
+        done["summary"] = summary(done["records"], single)
+        run.write_json(args.out, run._clean(done))
+        return report(done["summary"])
     records, fams = [], []
     for domain, task, names in families(data, args.domains):
         part = data[data["curve"].isin(names)]
@@ -104,9 +118,13 @@ def main(argv=None) -> int:
                             "single": ({m: one[m] for m in METRICS} if one and one.get("status") == "ok" else None)})
         run.log(f"{domain}/{task}: {len(names)} curves in {seconds:.0f} s, r_hat_max {diag['r_hat_max']:.3f}, "
                 f"divergences {diag['divergences']}")
-        run.write_json(args.out, run._clean({"summary": summary(records), "families": fams, "records": records,
-                                             "provenance": run.provenance()}))
-    for dom, row in summary(records).items():
+        run.write_json(args.out, run._clean({"summary": summary(records, single), "families": fams,
+                                             "records": records, "provenance": run.provenance()}))
+    return report(summary(records, single))
+
+
+def report(table: dict) -> int:
+    for dom, row in table.items():
         print(f"{dom:5s} {row['curves']:3d} curves  RMSLE family {row['family_rmsle']:.4f} vs one-curve "
               f"{row['single_rmsle']:.4f}; LL {row['family_ll']:.3f} vs {row['single_ll']:.3f} "
               f"(difference {row['ll_difference']:+.3f} +- {row['ll_difference_se'] or float('nan'):.3f}); "
