@@ -251,9 +251,16 @@ class Family:
         if not d["r_hat_max"] <= R_HAT_LIMIT:
             problems.append(f"r_hat_max={d['r_hat_max']:.3f} > {R_HAT_LIMIT} (at {d['r_hat_worst']})")
         if problems:
+            worst = sorted(d["r_hat_max_by_curve"].items(), key=lambda kv: -kv[1])[:3]
+            problems.append("worst curves: " + ", ".join(f"{n} (r_hat {r:.3f})" for n, r in worst))
+            # Chains do not cross between modes (a break inside the data or past it), and a joint
+            # fit multiplies the modes of its curves: on the benchmark's IC families (curves with a
+            # break in two places) r_hat stayed far above 1 (benchmarks/family_check.py).
             warnings.warn(f"{self.spec.name} family fit of {len(self)} curves: {'; '.join(problems)}. Remedies: "
-                          "sample longer (tune=2000, draws=2000) and raise target_accept (0.95-0.99); "
-                          "diagnostics()['r_hat_max_by_curve'] says which curves mix worst.",
+                          "if a curve's chains put its break in different places (family[name].diagnostics()"
+                          "['break_median_by_chain']), its posterior has several modes, which a joint fit "
+                          "multiplies: fit that curve alone or leave it out of the family; otherwise sample "
+                          "longer (tune=2000, draws=2000) and raise target_accept (0.95-0.99).",
                           RuntimeWarning, stacklevel=3)
 
     def save(self, path) -> None:

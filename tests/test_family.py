@@ -150,6 +150,20 @@ def test_a_saved_family_loads_back_to_the_same_numbers(nano_family, tmp_path):
     pd.testing.assert_frame_equal(one.forecast([384.0]), fam["setting1"].forecast([384.0]))
 
 
+def test_an_unconverged_family_warns_naming_its_worst_curves(nano_family, monkeypatch):
+    fam, _ = nano_family
+    bad = {"r_hat_max": 1.8, "r_hat_worst": "delta[setting2][1]", "divergences": 3,
+           "r_hat_max_by_curve": {"setting0": 1.01, "setting1": 1.2, "setting2": 1.8, "setting3": 1.0}}
+    monkeypatch.setattr(fam, "diagnostics", lambda: bad)
+    with pytest.warns(RuntimeWarning, match=r"3 divergent transitions; r_hat_max=1.800 > 1.01 \(at delta\[setting2\]"
+                                            r"\[1\]\); worst curves: setting2 \(r_hat 1.800\), setting1 \(r_hat 1.200\)"):
+        fam.warn_if_unconverged()
+    monkeypatch.setattr(fam, "diagnostics", lambda: {**bad, "r_hat_max": 1.005, "divergences": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fam.warn_if_unconverged()  # converged: silent
+
+
 def test_a_member_is_not_refitted_alone(nano_family):
     fam, _ = nano_family
     with pytest.raises(ValueError, match="curve 'setting0' of a family fit"):
